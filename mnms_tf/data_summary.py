@@ -1,0 +1,83 @@
+"""What build_data reports: task sizes and classes; module sizes, OOV rates and probes.
+
+The linear probe is scikit-learn's logistic regression (C=1, standardised features) on
+frozen sentence vectors of the training split, scored on the validation split: a quick
+measure of how much a module's vectors say about a task before any child is trained.
+Per (module, task) results are cached in DATA_DIR/cache/summary, keyed by the module's
+build info and the task's fingerprint, so a second build_data run is fast.
+"""
+import hashlib
+import json
+import os
+
+import numpy as np
+from absl import logging
+
+from mnms_tf import paths
+from mnms_tf.embeddings import module_builder
+from mnms_tf.tasks import registry as task_registry
+
+PROBE_VERSION = 1
+_EMBED_BATCH = 512
+
+
+def task_summary(name, data_dir):
+  task = task_registry.get_task(name)
+  splits, class_counts = {}, {}
+  for split in task_registry.SPLITS:
+    data = task_registry.load_split(name, split, data_dir)
+    splits[split] = len(data)
+    class_counts[split] = np.bincount(data.labels, minlength=task.num_classes).tolist()
+  return dict(splits=splits, num_classes=task.num_classes, language=task.language,
+              class_counts=class_counts, **task.skipped(data_dir))
+
+
+def _embed(module, texts):
+  return np.concatenate([
+      module(np.asarray(texts[i:i + _EMBED_BATCH], dtype=object)).numpy()
+      for i in range(0, len(texts), _EMBED_BATCH)
+  ])
+
+
+def oov_rate(module, vocab_size, texts):
+  """Fraction of the module's tokens of `texts` that are not in its vocabulary."""
+  total = oov = 0
+  for i in range(0, len(texts), _EMBED_BATCH):
+    ids = module.tokenize(np.asarray(texts[i:i + _EMBED_BATCH], dtype=object)).flat_values.numpy()
+    total += ids.size
+    oov += int(np.sum(ids >= vocab_size))
+  return oov / max(total, 1)
+
+
+def probe_accuracy(module, train, validation, seed=0):
+  from sklearn.linear_model import LogisticRegression  # pylint: disable=g-import-not-at-top
+  from sklearn.pipeline import make_pipeline  # pylint: disable=g-import-not-at-top
+  from sklearn.preprocessing import StandardScaler  # pylint: disable=g-import-not-at-top
+  probe = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000,
+                                                             random_state=seed))
+  probe.fit(_embed(module, train.texts), train.labels)
+  return float(probe.score(_embed(module, validation.texts), validation.labels))
+
+
+def module_task_stats(module_name, module, module_path, task_name, data_dir):
+  """{'oov_rate', 'probe_accuracy'} of a module on a task, cached on disk."""
+  info = module_builder.read_info(module_path) if module_path else None
+  key = hashlib.sha256(json.dumps(
+      [info, task_registry.get_task(task_name).fingerprint(data_dir), PROBE_VERSION],
+      sort_keys=True).encode()).hexdigest()[:16]
+  cache = paths.cache_dir(data_dir, 'summary', f'{module_name}__{task_name}__{key}.json')
+  if info and os.path.exists(cache):
+    with open(cache) as f:
+      return json.load(f)
+  logging.info('Probing module %s on task %s', module_name, task_name)
+  splits = {s: task_registry.load_split(task_name, s, data_dir) for s in task_registry.SPLITS}
+  stats = {'oov_rate': None}
+  if info and hasattr(module, 'tokenize'):
+    texts = np.concatenate([splits[s].texts for s in task_registry.SPLITS])
+    stats['oov_rate'] = oov_rate(module, info['vocab_size'], texts)
+  stats['probe_accuracy'] = probe_accuracy(module, splits['train'], splits['validation'])
+  if info:
+    os.makedirs(os.path.dirname(cache), exist_ok=True)
+    with open(cache, 'w') as f:
+      json.dump(stats, f)
+  return stats

@@ -1,0 +1,71 @@
+"""The real offline data, built by the real binary (cached in $MNMS_DATA_DIR across runs).
+
+The first run on a machine builds everything (about 5-8 minutes); later runs reuse it.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mnms_tf import paths
+from mnms_tf.embeddings import layer as layer_lib
+from mnms_tf.tasks import registry
+
+pytestmark = pytest.mark.integration
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def summary():
+  result = subprocess.run([sys.executable, '-m', 'mnms_tf.bin.build_data', '--json'], cwd=REPO,
+                          capture_output=True, text=True, timeout=1800)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_task_sizes_and_balance(summary):
+  tasks = summary['tasks']
+  totals = {name: sum(t['splits'].values()) for name, t in tasks.items()}
+  assert 15000 <= totals['spanish_langid'] <= 20000
+  assert totals['rt_snippets'] >= 10000
+  assert totals['polarity_reviews'] == 1500
+  assert totals['es_tweets'] >= 750
+  for name, task in tasks.items():
+    assert task['num_classes'] == 2
+    for split, counts in task['class_counts'].items():
+      assert sum(counts) == task['splits'][split] and min(counts) > 0, (name, split, counts)
+  polarity = np.sum(list(tasks['polarity_reviews']['class_counts'].values()), axis=0)
+  assert polarity.tolist() == [750, 750]
+  langid = np.sum(list(tasks['spanish_langid']['class_counts'].values()), axis=0)
+  assert langid[1] == 5000  # every Spanish list entry is a distinct positive token
+
+
+def test_modules_cover_and_separate_the_tasks(summary):
+  modules = summary['modules']
+  assert {m: modules[m]['dim'] for m in modules} == {
+      'en-dim50': 50, 'en-dim128': 128, 'es-dim50': 50, 'es-dim128': 128}
+  assert modules['en-dim50']['vocab_size'] >= 399000
+  assert modules['en-dim50']['oov_rate']['rt_snippets'] < 0.05
+  assert modules['en-dim50']['probe_accuracy']['rt_snippets'] >= 0.70
+  assert modules['es-dim128']['probe_accuracy']['spanish_langid'] >= 0.90
+  # English vectors suit the English task better than Spanish ones, and vice versa.
+  assert modules['en-dim128']['oov_rate']['rt_snippets'] < modules['es-dim128']['oov_rate']['rt_snippets']
+  assert modules['es-dim128']['oov_rate']['es_tweets'] < modules['en-dim128']['oov_rate']['es_tweets']
+
+
+def test_modules_embed_real_task_text(summary):
+  del summary  # built
+  data_dir = paths.default_data_dir()
+  for module_name, task_name in (('en-dim50', 'rt_snippets'), ('es-dim128', 'es_tweets')):
+    texts = registry.load_split(task_name, 'validation', data_dir).texts[:200]
+    vectors = layer_lib.HubTextEmbedding(module_name)(tf.constant(list(texts))).numpy()
+    assert np.isfinite(vectors).all()
+    assert np.mean(np.linalg.norm(vectors, axis=1) > 0) > 0.99
+  spanish = layer_lib.HubTextEmbedding('es-dim128')
+  words = spanish(tf.constant(['bueno', 'buena', 'malo', 'computadora'])).numpy()
+  words /= np.linalg.norm(words, axis=1, keepdims=True)
+  assert words[0] @ words[1] > words[0] @ words[3]
