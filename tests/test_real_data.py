@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mnms_tf import baselines
+from mnms_tf import child
 from mnms_tf import paths
 from mnms_tf.embeddings import layer as layer_lib
 from mnms_tf.tasks import registry
@@ -69,3 +71,17 @@ def test_modules_embed_real_task_text(summary):
   words = spanish(tf.constant(['bueno', 'buena', 'malo', 'computadora'])).numpy()
   words /= np.linalg.norm(words, axis=1, keepdims=True)
   assert words[0] @ words[1] > words[0] @ words[3]
+
+
+def test_children_reach_paper_level_accuracy(summary):
+  """A hand-tuned child on the SST stand-in and a Spanish-embedding child on language id."""
+  del summary  # built
+  trainer = child.ChildTrainer()
+  sentiment = trainer.train('rt_snippets', baselines.hand_tuned_config('en'), seed=0)
+  assert sentiment.status == child.OK and sentiment.val_accuracy >= 0.74
+  langid_config = {'embedding': 'es-dim50', 'trainable': False, 'nlayers': 3, 'nnodes': 200,
+                   'learning_rate': 0.3, 'iterations': 2000, 'regularization': 0.0}
+  langid = trainer.train('spanish_langid', langid_config, seed=0)
+  assert langid.status == child.OK and langid.val_accuracy >= 0.95
+  english = trainer.train('spanish_langid', dict(langid_config, embedding='en-dim128'), seed=0)
+  assert english.val_accuracy < langid.val_accuracy - 0.1  # the embedding choice matters

@@ -18,7 +18,7 @@ from mnms_tf import sources
 
 _ENCODE_BATCH = 512
 # wordfreq lists hold words only; the modules' tokenizer makes punctuation tokens too.
-PUNCTUATION = list(string.punctuation) + ['¿', '¡', '«', '»', '…', '“', '”', '‘', '’', '–', '—']
+PUNCTUATION = list(string.punctuation) + list('¿¡«»…“”‘’–—')
 
 
 def glove_6b_50d():

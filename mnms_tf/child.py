@@ -1,0 +1,359 @@
+"""Children: build, train and evaluate one feed-forward text classifier from a config.
+
+A child is: embedding module (frozen or fine-tuned) -> `nlayers` Dense(`nnodes`, ReLU) ->
+Dense(num_classes) softmax, trained with proximal Adagrad (learning_rate, l2 =
+regularization) for `iterations` steps of `batch_size` examples drawn from the shuffled,
+repeated training split. Reward = validation accuracy cubed, as in the paper (gin:
+`reward_from_accuracy.exponent`).
+
+Two trainers give the same kind of result:
+- `train_keras`: the plain way, a Keras model on raw strings and `model.fit`. Reference
+  for the benchmark; also serves modules that cannot tokenise separately (TF-Hub NNLM)
+  when fine-tuned.
+- `ChildTrainer`: the fast path used by the search. Text becomes token ids once per
+  (task, module); frozen children share sentence vectors computed once per (task, module);
+  the whole training loop is one tf.function. Models, optimizer slots and traced functions
+  are kept per architecture and re-initialised for each child, so memory stays flat over
+  thousands of children.
+
+Training never raises: an exception or a non-finite loss gives a `failed` result with
+reward 0 and the message.
+"""
+import dataclasses
+import json
+import time
+
+import gin
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from mnms_tf import optimizers
+from mnms_tf import paths
+from mnms_tf import search_space
+from mnms_tf.embeddings import layer as layer_lib
+from mnms_tf.embeddings import registry as module_registry
+from mnms_tf.tasks import registry as task_registry
+
+OK, FAILED = 'ok', 'failed'
+
+
+@dataclasses.dataclass
+class ChildResult:
+  task: str
+  config: dict
+  config_hash: str
+  seed: int
+  status: str = OK
+  message: str = ''
+  val_accuracy: float = 0.0
+  test_accuracy: float = 0.0
+  reward: float = 0.0
+  train_seconds: float = 0.0
+  total_seconds: float = 0.0
+  examples_per_second: float = 0.0
+  num_params: int = 0
+
+  def to_json(self):
+    return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+@gin.configurable
+def reward_from_accuracy(val_accuracy, exponent=3.0):
+  return float(val_accuracy) ** exponent
+
+
+def _failed(result, error, started):
+  result.status, result.message = FAILED, error
+  result.reward = 0.0
+  result.total_seconds = time.time() - started
+  logging.warning('Child %s on %s failed: %s', result.config_hash, result.task, error)
+  return result
+
+
+def _new_result(task_name, config, seed, space):
+  config = (space or search_space.SearchSpace()).validate(config)
+  return ChildResult(task=task_name, config=config, config_hash=search_space.config_hash(config),
+                     seed=int(seed))
+
+
+def _finish(result, val_accuracy, test_accuracy, train_seconds, batch_size, started):
+  result.val_accuracy, result.test_accuracy = float(val_accuracy), float(test_accuracy)
+  result.reward = reward_from_accuracy(val_accuracy)
+  result.train_seconds = train_seconds
+  result.examples_per_second = result.config['iterations'] * batch_size / max(train_seconds, 1e-9)
+  result.total_seconds = time.time() - started
+  return result
+
+
+def _glorot(seed, layer_index):
+  """Kernel initializer of a child's Dense layer, the same in both trainers."""
+  return keras.initializers.GlorotUniform(seed * 1000 + layer_index)
+
+
+def build_keras_child(config, num_classes, data_dir=None, seed=0):
+  """The child as one Keras model on raw strings (what export and the plain path use)."""
+  inputs = keras.Input((), dtype='string', name='text')
+  x = layer_lib.HubTextEmbedding(config['embedding'], trainable=config['trainable'],
+                                 data_dir=data_dir)(inputs)
+  for i in range(config['nlayers']):
+    x = keras.layers.Dense(config['nnodes'], activation='relu',
+                           kernel_initializer=_glorot(seed, i))(x)
+  outputs = keras.layers.Dense(num_classes, activation='softmax',
+                               kernel_initializer=_glorot(seed, config['nlayers']))(x)
+  return keras.Model(inputs, outputs)
+
+
+@gin.configurable(denylist=['task_name', 'config', 'seed'])
+def train_keras(task_name, config, seed=0, data_dir=None, batch_size=100,
+                initial_accumulator_value=0.1, space=None):
+  """Trains one child the plain way: Keras `fit` on raw strings. Returns a ChildResult."""
+  started = time.time()
+  result = _new_result(task_name, config, seed, space)
+  config = result.config
+  data_dir = data_dir or paths.default_data_dir()
+  try:
+    task = task_registry.get_task(task_name)
+    train, val, test = (task_registry.load_split(task_name, s, data_dir)
+                        for s in task_registry.SPLITS)
+    model = build_keras_child(config, task.num_classes, data_dir, seed=seed)
+    model.compile(
+        optimizers.ProximalAdagrad(config['learning_rate'], initial_accumulator_value,
+                                   l2=config['regularization']),
+        'sparse_categorical_crossentropy', metrics=['accuracy'])
+    data = tf.data.Dataset.from_tensor_slices((list(train.texts), train.labels))
+    data = data.shuffle(len(train), seed=seed).repeat().batch(batch_size)
+    fit_started = time.time()
+    history = model.fit(data, steps_per_epoch=config['iterations'], epochs=1, verbose=0,
+                        shuffle=False)  # the dataset is shuffled itself
+    train_seconds = time.time() - fit_started
+    if not np.isfinite(history.history['loss'][-1]):
+      return _failed(result, 'non-finite training loss', started)
+    accuracies = [model.evaluate(tf.constant(list(s.texts)), s.labels, batch_size=1000,
+                                 verbose=0)[1] for s in (val, test)]
+    result.num_params = int(model.count_params())
+    return _finish(result, *accuracies, train_seconds, batch_size, started)
+  except Exception as e:  # pylint: disable=broad-except
+    return _failed(result, f'{type(e).__name__}: {e}', started)
+
+
+class _TaskModuleCache:
+  """Token ids (for fine-tuning) and sentence vectors (for frozen children) of one pair."""
+
+  def __init__(self, module, splits):
+    self.module = module
+    self.splits = splits
+    self._ids = {}
+    self._vectors = {}
+
+  def ids(self, split):
+    """(flat ids, row splits) of a split's texts."""
+    if split not in self._ids:
+      texts = self.splits[split].texts
+      ragged = tf.concat([self.module.tokenize(tf.constant(list(texts[i:i + 1024])))
+                          for i in range(0, len(texts), 1024)], axis=0)
+      self._ids[split] = (ragged.flat_values, ragged.row_splits)
+    return self._ids[split]
+
+  def vectors(self, split):
+    if split not in self._vectors:
+      texts = self.splits[split].texts
+      self._vectors[split] = tf.concat([self.module(tf.constant(list(texts[i:i + 1024])))
+                                        for i in range(0, len(texts), 1024)], axis=0)
+    return self._vectors[split]
+
+
+def _batch_tokens(flat_ids, row_splits, rows):
+  """The distinct ids of a batch's tokens and the [batch, distinct] sqrt-n combiner matrix.
+
+  Sentence vectors are `combiner @ table[distinct]`; the gradient of `table[distinct]`
+  is then already summed per row, ready for a sparse update without another dedupe.
+  """
+  ids = tf.gather(tf.RaggedTensor.from_row_splits(flat_ids, row_splits), rows)
+  distinct, positions = tf.unique(ids.flat_values)
+  token_rows = ids.value_rowids()
+  weights = tf.math.rsqrt(tf.cast(tf.maximum(ids.row_lengths(), 1), tf.float32))
+  combiner = tf.sparse.SparseTensor(
+      tf.stack([token_rows, tf.cast(positions, tf.int64)], axis=1),
+      tf.gather(weights, token_rows),
+      tf.cast(tf.stack([tf.size(rows), tf.size(distinct)]), tf.int64))
+  return distinct, combiner
+
+
+class _FineTunedTable:
+  """A module's table copy that fine-tuned children train, reset to the module's values."""
+
+  def __init__(self, module):
+    self.source = module.embeddings
+    self.table = tf.Variable(module.embeddings, trainable=True)
+    self.accumulator = tf.Variable(tf.zeros_like(self.table), trainable=False)
+
+
+class _Architecture:
+  """A reusable child of one shape: Keras MLP, optimizer slots and traced functions."""
+
+  def __init__(self, input_dim, nlayers, nnodes, num_classes, fine_tuned=None):
+    self.mlp = keras.Sequential(
+        [keras.Input((input_dim,))] +
+        [keras.layers.Dense(nnodes, activation='relu') for _ in range(nlayers)] +
+        [keras.layers.Dense(num_classes)])
+    self.fine_tuned = fine_tuned  # a _FineTunedTable, or None for frozen children
+    self.table = fine_tuned.table if fine_tuned else None
+    self.accumulators = [tf.Variable(tf.zeros(v.shape), trainable=False)
+                         for v in self.mlp.trainable_variables]
+    # One trace per architecture, whatever the task's size or the child's length.
+    data = ((tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.int64)) if fine_tuned else
+            (tf.TensorSpec([None, input_dim], tf.float32),))
+    self.train_loop = tf.function(self._train_loop, input_signature=[
+        tf.TensorSpec([None, None], tf.int32), data, tf.TensorSpec([None], tf.int32),
+        tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32)])
+    self.logits = tf.function(self._logits,
+                              input_signature=[data, tf.TensorSpec([None], tf.int32)])
+
+  def reset(self, seed, initial_accumulator_value):
+    for i, layer in enumerate(self.mlp.layers):
+      layer.kernel.assign(_glorot(seed, i)(layer.kernel.shape))
+      layer.bias.assign(tf.zeros(layer.bias.shape))
+    accumulators = list(self.accumulators)
+    if self.fine_tuned:
+      self.table.assign(self.fine_tuned.source)
+      accumulators.append(self.fine_tuned.accumulator)
+    for accumulator in accumulators:
+      accumulator.assign(tf.fill(accumulator.shape, initial_accumulator_value))
+
+  def _train_loop(self, batches, data, labels, learning_rate, l2):
+    """Runs every step; stops at the first non-finite loss. Returns (loss, steps run)."""
+    loss = tf.constant(0.0)
+    steps = tf.constant(0)
+    for step in tf.range(tf.shape(batches)[0]):
+      loss = self._step(batches[step], data, labels, learning_rate, l2)
+      steps = step + 1
+      if not tf.math.is_finite(loss):
+        break
+    return loss, steps
+
+  def _step(self, rows, data, labels, learning_rate, l2):
+    """One proximal Adagrad step on a batch; skips the update when the loss is not finite."""
+    mlp_variables = list(self.mlp.trainable_variables)
+    watched = list(mlp_variables)
+    if self.fine_tuned:
+      distinct, combiner = _batch_tokens(data[0], data[1], rows)
+      table_rows = tf.gather(self.table, distinct)
+      watched.append(table_rows)
+    with tf.GradientTape() as tape:
+      if self.fine_tuned:
+        tape.watch(table_rows)
+        inputs = tf.sparse.sparse_dense_matmul(combiner, table_rows)
+      else:
+        inputs = tf.gather(data[0], rows)
+      loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+          tf.gather(labels, rows), self.mlp(inputs)))
+    if tf.math.is_finite(loss):
+      gradients = tape.gradient(loss, watched)
+      for variable, accumulator, gradient in zip(mlp_variables, self.accumulators, gradients):
+        optimizers.apply_proximal_adagrad(variable, accumulator, gradient, learning_rate, 0.0, l2)
+      if self.fine_tuned:
+        optimizers.apply_proximal_adagrad_rows(self.table, self.fine_tuned.accumulator, distinct,
+                                               table_rows, gradients[-1], learning_rate, 0.0, l2)
+    return loss
+
+  def _logits(self, data, rows):
+    if self.fine_tuned:
+      distinct, combiner = _batch_tokens(data[0], data[1], rows)
+      return self.mlp(tf.sparse.sparse_dense_matmul(combiner, tf.gather(self.table, distinct)))
+    return self.mlp(tf.gather(data[0], rows))
+
+
+@gin.configurable
+class ChildTrainer:
+  """The fast path: trains children on one process's cached data and reusable graphs."""
+
+  def __init__(self, data_dir=None, batch_size=100, initial_accumulator_value=0.1, space=None,
+               eval_batch_size=2048):
+    self.data_dir = data_dir or paths.default_data_dir()
+    self.batch_size = batch_size
+    self.initial_accumulator_value = initial_accumulator_value
+    self.space = space or search_space.SearchSpace()
+    self.eval_batch_size = eval_batch_size
+    self._modules = {}
+    self._caches = {}
+    self._fine_tuned_tables = {}
+    self._architectures = {}
+
+  def _module(self, name):
+    if name not in self._modules:
+      self._modules[name] = module_registry.load(name, self.data_dir)
+    return self._modules[name]
+
+  def _cache(self, task_name, module_name):
+    key = (task_name, module_name)
+    if key not in self._caches:
+      splits = {s: task_registry.load_split(task_name, s, self.data_dir)
+                for s in task_registry.SPLITS}
+      self._caches[key] = _TaskModuleCache(self._module(module_name), splits)
+    return self._caches[key]
+
+  def _architecture(self, config, num_classes):
+    module = self._module(config['embedding'])
+    dim = int(module.embeddings.shape[-1])
+    key = (config['embedding'] if config['trainable'] else dim, config['trainable'],
+           config['nlayers'], config['nnodes'] if config['nlayers'] else 0, num_classes)
+    if key not in self._architectures:
+      fine_tuned = None
+      if config['trainable']:
+        if config['embedding'] not in self._fine_tuned_tables:
+          self._fine_tuned_tables[config['embedding']] = _FineTunedTable(module)
+        fine_tuned = self._fine_tuned_tables[config['embedding']]
+      self._architectures[key] = _Architecture(dim, config['nlayers'], config['nnodes'],
+                                               num_classes, fine_tuned)
+    return self._architectures[key]
+
+  def _batches(self, num_rows, iterations, seed):
+    """Row indices of every step: epochs of seeded permutations, [iterations, batch]."""
+    rng = np.random.default_rng(seed)
+    needed = iterations * self.batch_size
+    epochs = [rng.permutation(num_rows) for _ in range(-(-needed // num_rows))]
+    return tf.constant(np.concatenate(epochs)[:needed].reshape(iterations, self.batch_size),
+                       tf.int32)
+
+  def _accuracy(self, architecture, data, labels):
+    correct = 0
+    for start in range(0, len(labels), self.eval_batch_size):
+      rows = tf.range(start, min(start + self.eval_batch_size, len(labels)))
+      predictions = tf.argmax(architecture.logits(data, rows), axis=-1).numpy()
+      correct += int(np.sum(predictions == labels[start:start + self.eval_batch_size]))
+    return correct / len(labels)
+
+  def train(self, task_name, config, seed=0):
+    """Trains and evaluates one child; returns a ChildResult (never raises on failure)."""
+    started = time.time()
+    result = _new_result(task_name, config, seed, self.space)
+    config = result.config
+    try:
+      module = self._module(config['embedding'])
+      if config['trainable'] and not hasattr(module, 'tokenize'):
+        return train_keras(task_name, config, seed, self.data_dir, self.batch_size,
+                           self.initial_accumulator_value, self.space)
+      task = task_registry.get_task(task_name)
+      cache = self._cache(task_name, config['embedding'])
+      data = {s: cache.ids(s) if config['trainable'] else (cache.vectors(s),)
+              for s in task_registry.SPLITS}
+      architecture = self._architecture(config, task.num_classes)
+      architecture.reset(seed, self.initial_accumulator_value)
+      train_labels = cache.splits['train'].labels
+      batches = self._batches(len(train_labels), config['iterations'], seed)
+      train_started = time.time()
+      loss, steps = architecture.train_loop(
+          batches, data['train'], tf.constant(train_labels, tf.int32),
+          tf.constant(config['learning_rate'], tf.float32),
+          tf.constant(config['regularization'], tf.float32))
+      train_seconds = time.time() - train_started
+      if not np.isfinite(loss.numpy()):
+        return _failed(result, f'non-finite training loss at step {int(steps)}', started)
+      accuracies = [self._accuracy(architecture, data[s], cache.splits[s].labels)
+                    for s in ('validation', 'test')]
+      result.num_params = int(architecture.mlp.count_params() + np.prod(module.embeddings.shape))
+      return _finish(result, *accuracies, train_seconds, self.batch_size, started)
+    except Exception as e:  # pylint: disable=broad-except
+      return _failed(result, f'{type(e).__name__}: {e}', started)

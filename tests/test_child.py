@@ -1,0 +1,101 @@
+"""Children on a tiny task and module made here: learning, failures, reuse, the binary."""
+import json
+import os
+import subprocess
+import sys
+
+import gin
+import numpy as np
+import pytest
+
+from mnms_tf import child
+from mnms_tf import search_space
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG = {'embedding': 'en-dim50', 'trainable': False, 'nlayers': 1, 'nnodes': 10,
+          'learning_rate': 0.3, 'iterations': 100, 'regularization': 0.0}
+
+
+def test_fast_child_learns_and_fills_its_record(tiny_task):
+  result = child.ChildTrainer().train('tiny', CONFIG, seed=0)
+  assert result.status == child.OK, result.message
+  assert result.val_accuracy >= 0.9 and result.test_accuracy >= 0.9
+  assert result.reward == pytest.approx(result.val_accuracy ** 3)
+  assert result.config_hash == search_space.config_hash(CONFIG)
+  assert result.num_params == (4 * 10 + 10) + (10 * 2 + 2) + 9 * 4  # MLP + 6 words, 3 OOV rows
+  assert result.examples_per_second > 0 and result.train_seconds > 0
+  assert json.loads(result.to_json())['config'] == CONFIG
+
+
+def test_fine_tuning_is_reset_between_children_and_leaves_the_module(tiny_task, tiny_module):
+  trainer = child.ChildTrainer()
+  tuned = dict(CONFIG, trainable=True, regularization=0.01)
+  first = trainer.train('tiny', tuned, seed=0)
+  table = trainer._fine_tuned_tables['en-dim50'].table.numpy().copy()  # pylint: disable=protected-access
+  assert first.status == child.OK and not np.allclose(table[:6], tiny_module[1])
+  trainer.train('tiny', dict(tuned, nlayers=2), seed=1)
+  trainer.train('tiny', CONFIG, seed=2)
+  again = trainer.train('tiny', tuned, seed=0)
+  np.testing.assert_array_equal(
+      trainer._fine_tuned_tables['en-dim50'].table.numpy(), table)  # pylint: disable=protected-access
+  assert again.val_accuracy == first.val_accuracy
+  np.testing.assert_array_equal(trainer._module('en-dim50').embeddings.numpy()[:6],  # pylint: disable=protected-access
+                                tiny_module[1])
+
+
+def test_architectures_and_tables_are_reused_across_children(tiny_task):
+  trainer = child.ChildTrainer()
+  for seed in range(3):
+    for config in (CONFIG, dict(CONFIG, nnodes=50), dict(CONFIG, trainable=True),
+                   dict(CONFIG, trainable=True, nlayers=0), dict(CONFIG, embedding='es-dim50')):
+      assert trainer.train('tiny', config, seed=seed).status == child.OK
+  # en-dim50 and es-dim50 share frozen shapes; fine-tuned shapes are per module.
+  assert len(trainer._architectures) == 4  # pylint: disable=protected-access
+  assert len(trainer._fine_tuned_tables) == 1  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize('trainable', [False, True])
+def test_fast_and_keras_paths_agree(tiny_task, trainable):
+  config = dict(CONFIG, trainable=trainable, iterations=500)
+  fast = child.ChildTrainer().train('tiny', config, seed=3)
+  keras_result = child.train_keras('tiny', config, seed=3)
+  assert fast.status == keras_result.status == child.OK
+  assert fast.val_accuracy >= 0.9 and keras_result.val_accuracy >= 0.9
+  assert keras_result.num_params == fast.num_params
+
+
+def test_exploding_loss_is_a_failed_result(tiny_task):
+  space = search_space.SearchSpace(dict(search_space.DEFAULT_CHOICES, learning_rate=(1e38,)))
+  config = dict(CONFIG, learning_rate=1e38, nlayers=3, nnodes=200)
+  for result in (child.ChildTrainer(space=space).train('tiny', config),
+                 child.train_keras('tiny', config, space=space)):
+    assert result.status == child.FAILED and 'non-finite' in result.message
+    assert result.reward == 0.0
+
+
+def test_exceptions_are_failed_results(tiny_task, tmp_path):
+  space = search_space.SearchSpace(dict(search_space.DEFAULT_CHOICES, embedding=('xx-dim4',)))
+  result = child.ChildTrainer(space=space).train('tiny', dict(CONFIG, embedding='xx-dim4'))
+  assert result.status == child.FAILED and 'No embedding module at /nonexistent' in result.message
+  gin.parse_config(f"tiny/FileTask.path = '{tmp_path / 'gone.csv'}'")
+  result = child.ChildTrainer().train('tiny', CONFIG)
+  assert result.status == child.FAILED and 'no file at' in result.message
+
+
+def test_invalid_config_is_an_error_not_a_result(tiny_task):
+  with pytest.raises(search_space.InvalidConfigError, match='nnodes=64'):
+    child.ChildTrainer().train('tiny', dict(CONFIG, nnodes=64))
+
+
+def test_train_child_binary_prints_json_last(tiny_task, tmp_path):
+  gin_file = tmp_path / 'tiny.gin'
+  gin_file.write_text(tiny_task)
+  command = [sys.executable, '-m', 'mnms_tf.bin.train_child', '--task=tiny',
+             f'--gin_file={gin_file}', f'--config_json={json.dumps(CONFIG)}']
+  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  record = json.loads(result.stdout.strip().splitlines()[-1])
+  assert record['status'] == 'ok' and record['val_accuracy'] >= 0.9
+  bad = subprocess.run(command[:-1] + ['--config_json={"nlayers": 1}'], cwd=REPO,
+                       capture_output=True, text=True, timeout=300)
+  assert bad.returncode == 1 and 'missing' in bad.stderr and 'Traceback' not in bad.stderr
