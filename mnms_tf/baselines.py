@@ -42,7 +42,7 @@ def tfidf(task_name, data_dir, cs=(0.1, 1.0, 10.0, 100.0, 1000.0)):
   """{'val', 'test', 'detail'} of TF-IDF + logistic regression, C picked on validation."""
   from sklearn.feature_extraction.text import TfidfVectorizer  # pylint: disable=g-import-not-at-top
   from sklearn.linear_model import LogisticRegression  # pylint: disable=g-import-not-at-top
-  from sklearn.pipeline import make_pipeline, make_union  # pylint: disable=g-import-not-at-top
+  from sklearn.pipeline import make_union  # pylint: disable=g-import-not-at-top
   train, val, test = (task_registry.load_split(task_name, s, data_dir)
                       for s in task_registry.SPLITS)
   features = make_union(
