@@ -150,17 +150,15 @@ class _TaskModuleCache:
   def ids(self, split):
     """(flat ids, row splits) of a split's texts."""
     if split not in self._ids:
-      texts = self.splits[split].texts
-      ragged = tf.concat([self.module.tokenize(tf.constant(list(texts[i:i + 1024])))
-                          for i in range(0, len(texts), 1024)], axis=0)
+      ragged = tf.concat(list(module_registry.map_text_batches(
+          self.module.tokenize, self.splits[split].texts)), axis=0)
       self._ids[split] = (ragged.flat_values, ragged.row_splits)
     return self._ids[split]
 
   def vectors(self, split):
     if split not in self._vectors:
-      texts = self.splits[split].texts
-      self._vectors[split] = tf.concat([self.module(tf.constant(list(texts[i:i + 1024])))
-                                        for i in range(0, len(texts), 1024)], axis=0)
+      self._vectors[split] = tf.concat(list(module_registry.map_text_batches(
+          self.module, self.splits[split].texts)), axis=0)
     return self._vectors[split]
 
 
@@ -199,7 +197,6 @@ class _Architecture:
         [keras.layers.Dense(nnodes, activation='relu') for _ in range(nlayers)] +
         [keras.layers.Dense(num_classes)])
     self.fine_tuned = fine_tuned  # a _FineTunedTable, or None for frozen children
-    self.table = fine_tuned.table if fine_tuned else None
     self.accumulators = [tf.Variable(tf.zeros(v.shape), trainable=False)
                          for v in self.mlp.trainable_variables]
     # One trace per architecture, whatever the task's size or the child's length.
@@ -217,7 +214,7 @@ class _Architecture:
       layer.bias.assign(tf.zeros(layer.bias.shape))
     accumulators = list(self.accumulators)
     if self.fine_tuned:
-      self.table.assign(self.fine_tuned.source)
+      self.fine_tuned.table.assign(self.fine_tuned.source)
       accumulators.append(self.fine_tuned.accumulator)
     for accumulator in accumulators:
       accumulator.assign(tf.fill(accumulator.shape, initial_accumulator_value))
@@ -239,7 +236,7 @@ class _Architecture:
     watched = list(mlp_variables)
     if self.fine_tuned:
       distinct, combiner = _batch_tokens(data[0], data[1], rows)
-      table_rows = tf.gather(self.table, distinct)
+      table_rows = tf.gather(self.fine_tuned.table, distinct)
       watched.append(table_rows)
     with tf.GradientTape() as tape:
       if self.fine_tuned:
@@ -254,14 +251,16 @@ class _Architecture:
       for variable, accumulator, gradient in zip(mlp_variables, self.accumulators, gradients):
         optimizers.apply_proximal_adagrad(variable, accumulator, gradient, learning_rate, 0.0, l2)
       if self.fine_tuned:
-        optimizers.apply_proximal_adagrad_rows(self.table, self.fine_tuned.accumulator, distinct,
-                                               table_rows, gradients[-1], learning_rate, 0.0, l2)
+        optimizers.apply_proximal_adagrad_rows(
+            self.fine_tuned.table, self.fine_tuned.accumulator, distinct, table_rows,
+            gradients[-1], learning_rate, 0.0, l2)
     return loss
 
   def _logits(self, data, rows):
     if self.fine_tuned:
       distinct, combiner = _batch_tokens(data[0], data[1], rows)
-      return self.mlp(tf.sparse.sparse_dense_matmul(combiner, tf.gather(self.table, distinct)))
+      return self.mlp(tf.sparse.sparse_dense_matmul(
+          combiner, tf.gather(self.fine_tuned.table, distinct)))
     return self.mlp(tf.gather(data[0], rows))
 
 

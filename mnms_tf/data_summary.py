@@ -15,10 +15,10 @@ from absl import logging
 
 from mnms_tf import paths
 from mnms_tf.embeddings import module_builder
+from mnms_tf.embeddings import registry as module_registry
 from mnms_tf.tasks import registry as task_registry
 
 PROBE_VERSION = 1
-_EMBED_BATCH = 512
 
 
 def task_summary(name, data_dir):
@@ -33,17 +33,14 @@ def task_summary(name, data_dir):
 
 
 def _embed(module, texts):
-  return np.concatenate([
-      module(np.asarray(texts[i:i + _EMBED_BATCH], dtype=object)).numpy()
-      for i in range(0, len(texts), _EMBED_BATCH)
-  ])
+  return np.concatenate([v.numpy() for v in module_registry.map_text_batches(module, texts)])
 
 
 def oov_rate(module, vocab_size, texts):
   """Fraction of the module's tokens of `texts` that are not in its vocabulary."""
   total = oov = 0
-  for i in range(0, len(texts), _EMBED_BATCH):
-    ids = module.tokenize(np.asarray(texts[i:i + _EMBED_BATCH], dtype=object)).flat_values.numpy()
+  for batch in module_registry.map_text_batches(module.tokenize, texts):
+    ids = batch.flat_values.numpy()
     total += ids.size
     oov += int(np.sum(ids >= vocab_size))
   return oov / max(total, 1)

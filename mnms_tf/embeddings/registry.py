@@ -90,6 +90,13 @@ def resolve(handle):
   return handle
 
 
+def map_text_batches(fn, texts, batch_size=1024):
+  """`fn` (a module or its `tokenize`) applied to consecutive batches of `texts`."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  for start in range(0, len(texts), batch_size):
+    yield fn(tf.constant(list(texts[start:start + batch_size])))
+
+
 def load(name_or_handle, data_dir=None):
   """hub.load of a module given by slot name or handle."""
   import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
