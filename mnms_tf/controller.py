@@ -27,10 +27,7 @@ class ControllerNetwork(keras.Model):
     self.num_tasks = int(num_tasks)
     self.head = head
     self.use_task_embedding = use_task_embedding  # False only for the ablation in the tests
-    self.settings = dict(hidden_size=hidden_size, num_layers=num_layers,
-                         action_embedding_size=action_embedding_size,
-                         task_embedding_size=task_embedding_size, init_range=init_range,
-                         use_task_embedding=use_task_embedding)
+    self.hidden_size = hidden_size
     seeds = iter(range(seed * 10000, seed * 10000 + 10000))
 
     def uniform():
@@ -59,8 +56,8 @@ class ControllerNetwork(keras.Model):
       layer.build((None, hidden_size))
 
   def _initial_states(self, batch):
-    hidden = self.settings['hidden_size']
-    return [[tf.zeros((batch, hidden)), tf.zeros((batch, hidden))] for _ in self.cells]
+    return [[tf.zeros((batch, self.hidden_size)), tf.zeros((batch, self.hidden_size))]
+            for _ in self.cells]
 
   def _step(self, previous_embedding, task_embedding, states):
     if not self.use_task_embedding:
@@ -75,18 +72,27 @@ class ControllerNetwork(keras.Model):
   def _head(self, k, output):
     return self.heads[k if self.head == 'policy' else 0](output)
 
-  def unroll(self, tasks, actions):
-    """Outputs of every step with `actions` fed back: K logits [B, size_k], or values [B, K]."""
+  def _run(self, tasks, choose):
+    """Steps through the parameters; `choose(k, output)` gives the action fed back after step k.
+
+    Returns every step's head output and the chosen actions.
+    """
     batch = tf.shape(tasks)[0]
     task_embedding = tf.gather(self.task_embeddings, tasks)
     previous = tf.tile(self.start, [batch, 1])
     states = self._initial_states(batch)
-    outputs = []
+    outputs, actions = [], []
     for k in range(len(self.sizes)):
       output, states = self._step(previous, task_embedding, states)
       outputs.append(self._head(k, output))
+      actions.append(choose(k, outputs[-1]))
       if k + 1 < len(self.sizes):
-        previous = tf.gather(self.action_embeddings[k], actions[:, k])
+        previous = tf.gather(self.action_embeddings[k], actions[-1])
+    return outputs, actions
+
+  def unroll(self, tasks, actions):
+    """Outputs of every step with `actions` fed back: K logits [B, size_k], or values [B, K]."""
+    outputs, _ = self._run(tasks, lambda k, _: actions[:, k])
     return outputs if self.head == 'policy' else tf.concat(outputs, axis=1)
 
   def decode(self, tasks, seeds=None):
@@ -94,23 +100,15 @@ class ControllerNetwork(keras.Model):
 
     `seeds` is a [K, 2] int tensor of stateless-sampling seeds, one per step.
     """
-    batch = tf.shape(tasks)[0]
-    task_embedding = tf.gather(self.task_embeddings, tasks)
-    previous = tf.tile(self.start, [batch, 1])
-    states = self._initial_states(batch)
-    actions, log_probability = [], tf.zeros([batch])
-    for k in range(len(self.sizes)):
-      output, states = self._step(previous, task_embedding, states)
-      logits = self._head(k, output)
+    def choose(k, logits):
       if seeds is None:
-        action = tf.argmax(logits, axis=-1, output_type=tf.int32)
-      else:
-        action = tf.cast(tf.random.stateless_categorical(logits, 1, seed=seeds[k])[:, 0],
-                         tf.int32)
-      log_probability += tf.gather(tf.nn.log_softmax(logits), action, batch_dims=1)
-      actions.append(action)
-      if k + 1 < len(self.sizes):
-        previous = tf.gather(self.action_embeddings[k], action)
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+      return tf.cast(tf.random.stateless_categorical(logits, 1, seed=seeds[k])[:, 0], tf.int32)
+
+    logits, actions = self._run(tasks, choose)
+    log_probability = tf.zeros([tf.shape(tasks)[0]])
+    for step_logits, action in zip(logits, actions):
+      log_probability += tf.gather(tf.nn.log_softmax(step_logits), action, batch_dims=1)
     return tf.stack(actions, axis=1), log_probability
 
   def step_probabilities(self, tasks, actions):

@@ -60,6 +60,15 @@ class MNMSAgent(tf.Module):
                baseline_decay=0.9, polyak_tau=0.9, max_importance_weight=1.0,
                entropy_weight=0.05, advantage='baseline', min_baseline=0.01, seed=0):
     super().__init__(name='mnms_agent')
+    # Everything but the tasks, for with_new_tasks.
+    self.settings = dict(mode=mode, actor_learning_rate=actor_learning_rate,
+                         critic_learning_rate=critic_learning_rate,
+                         replay_batch_size=replay_batch_size,
+                         updates_per_iteration=updates_per_iteration,
+                         baseline_decay=baseline_decay, polyak_tau=polyak_tau,
+                         max_importance_weight=max_importance_weight,
+                         entropy_weight=entropy_weight, advantage=advantage,
+                         min_baseline=min_baseline, seed=seed)
     if mode not in (OFF_POLICY, ON_POLICY):
       raise ControllerError(f'mode must be {OFF_POLICY!r} or {ON_POLICY!r}, got {mode!r}')
     if advantage not in ('baseline', 'critic'):
@@ -72,7 +81,6 @@ class MNMSAgent(tf.Module):
     self.baseline_decay, self.polyak_tau = baseline_decay, polyak_tau
     self.max_importance_weight, self.entropy_weight = max_importance_weight, entropy_weight
     self.min_baseline = min_baseline
-    self.learning_rates = (actor_learning_rate, critic_learning_rate)
     num_tasks = len(self.task_names)
     self.actor = controller.ControllerNetwork(self.sizes, num_tasks, 'policy', seed=2 * seed)
     self.sampler = controller.ControllerNetwork(self.sizes, num_tasks, 'policy', seed=2 * seed)
@@ -207,15 +215,7 @@ class MNMSAgent(tf.Module):
     duplicates = sorted(set(new_task_names) & set(self.task_names))
     if duplicates:
       raise ControllerError(f'Tasks {duplicates} are already known to the controller')
-    settings = dict(mode=self.mode, actor_learning_rate=self.learning_rates[0],
-                    critic_learning_rate=self.learning_rates[1],
-                    replay_batch_size=self.replay_batch_size,
-                    updates_per_iteration=self.updates_per_iteration,
-                    baseline_decay=self.baseline_decay, polyak_tau=self.polyak_tau,
-                    max_importance_weight=self.max_importance_weight,
-                    entropy_weight=self.entropy_weight, advantage=self.advantage,
-                    min_baseline=self.min_baseline, seed=seed)
-    settings.update(overrides)
+    settings = dict(self.settings, seed=seed, **overrides)
     agent = MNMSAgent(self.task_names + list(new_task_names), self.sizes, **settings)
     old = len(self.task_names)
     for source, target in ((self.actor, agent.actor), (self.sampler, agent.sampler),
