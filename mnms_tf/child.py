@@ -109,6 +109,13 @@ def build_keras_child(config, num_classes, data_dir=None, seed=0):
 def train_keras(task_name, config, seed=0, data_dir=None, batch_size=100,
                 initial_accumulator_value=0.1, space=None):
   """Trains one child the plain way: Keras `fit` on raw strings. Returns a ChildResult."""
+  return fit_keras_child(task_name, config, seed, data_dir, batch_size,
+                         initial_accumulator_value, space)[0]
+
+
+def fit_keras_child(task_name, config, seed=0, data_dir=None, batch_size=100,
+                    initial_accumulator_value=0.1, space=None):
+  """(ChildResult, the trained Keras model on raw strings, or None if training failed)."""
   started = time.time()
   result = _new_result(task_name, config, seed, space)
   config = result.config
@@ -129,13 +136,13 @@ def train_keras(task_name, config, seed=0, data_dir=None, batch_size=100,
                         shuffle=False)  # the dataset is shuffled itself
     train_seconds = time.time() - fit_started
     if not np.isfinite(history.history['loss'][-1]):
-      return _failed(result, 'non-finite training loss', started)
+      return _failed(result, 'non-finite training loss', started), None
     accuracies = [model.evaluate(tf.constant(list(s.texts)), s.labels, batch_size=1000,
                                  verbose=0)[1] for s in (val, test)]
     result.num_params = int(model.count_params())
-    return _finish(result, *accuracies, train_seconds, batch_size, started)
+    return _finish(result, *accuracies, train_seconds, batch_size, started), model
   except Exception as e:  # pylint: disable=broad-except
-    return _failed(result, f'{type(e).__name__}: {e}', started)
+    return _failed(result, f'{type(e).__name__}: {e}', started), None
 
 
 class _TaskModuleCache:
@@ -323,6 +330,21 @@ class ChildTrainer:
       predictions = tf.argmax(architecture.logits(data, rows), axis=-1).numpy()
       correct += int(np.sum(predictions == labels[start:start + self.eval_batch_size]))
     return correct / len(labels)
+
+  def keras_model(self, task_name, config):
+    """The child last trained with `config` on `task_name`, as a Keras model on raw strings
+    (its weights copied from the fast path's), for export."""
+    config = self.space.validate(config)
+    task = task_registry.get_task(task_name)
+    architecture = self._architecture(config, task.num_classes)
+    model = build_keras_child(config, task.num_classes, self.data_dir)
+    dense_layers = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
+    for target, source in zip(dense_layers, architecture.mlp.layers, strict=True):
+      target.set_weights(source.get_weights())
+    if config['trainable']:
+      embedding, = [l for l in model.layers if isinstance(l, layer_lib.HubTextEmbedding)]
+      embedding.module.embeddings.assign(architecture.fine_tuned.table)
+    return model
 
   def train(self, task_name, config, seed=0):
     """Trains and evaluates one child; returns a ChildResult (never raises on failure)."""

@@ -1,0 +1,92 @@
+"""What the paper's figures and report read from run directories.
+
+A reproduction directory holds one run directory per experiment and seed:
+ROOT/EXPERIMENT/seed_N (see mnms_tf/bin/reproduce.py). Curves are the validation
+accuracies of a task's sampled children in the order the search trained them (a failed
+child counts as 0, as its reward does), smoothed with a Savitzky-Golay filter as in the
+paper's figures; seed bands are the min and max over seeds at each child.
+"""
+import glob
+import os
+
+import gin
+import numpy as np
+from scipy import signal
+
+from mnms_tf import learner
+from mnms_tf import runner
+from mnms_tf import search_space
+from mnms_tf import store as store_lib
+
+EXPERIMENTS = ('multitask', 'on_policy', 'scratch', 'transfer')
+
+
+def smooth(values, window=31, polyorder=2):
+  """Savitzky-Golay smoothing; the window shrinks (odd) for short curves."""
+  values = np.asarray(values, np.float64)
+  window = min(window, len(values) if len(values) % 2 else len(values) - 1)
+  if window <= polyorder:
+    return values
+  return signal.savgol_filter(values, window, polyorder)
+
+
+def experiment_runs(root_dir, experiment):
+  """The run directories of one experiment, one per seed, in seed order."""
+  runs = glob.glob(os.path.join(root_dir, experiment, 'seed_*'))
+  return sorted((r for r in runs if os.path.exists(os.path.join(r, store_lib.FILENAME))),
+                key=lambda r: int(r.rsplit('_', 1)[1]))
+
+
+def accuracy_curve(run_dir, task):
+  with store_lib.TrialStore(run_dir, read_only=True) as store:
+    return np.array([row['val_accuracy'] for row in store.trials(task=task)])
+
+
+def task_curves(runs, task):
+  """`accuracy_curve` of every run in which `task` has trained children."""
+  curves = [accuracy_curve(r, task) for r in runs]
+  return [c for c in curves if len(c)]
+
+
+def best_trial(run_dir, task):
+  with store_lib.TrialStore(run_dir, read_only=True) as store:
+    return store.best(task)
+
+
+def run_tasks(run_dir):
+  return runner.read_run_info(run_dir)['tasks']
+
+
+def seed_band(curves):
+  """(mean, low, high) over seeds of smoothed curves, cut to the shortest."""
+  length = min(len(c) for c in curves)
+  smoothed = np.stack([smooth(c[:length]) for c in curves])
+  return smoothed.mean(axis=0), smoothed.min(axis=0), smoothed.max(axis=0)
+
+
+def children_to_reach(smoothed_curve, target):
+  """Children trained until the smoothed curve first reaches `target` (None if never)."""
+  reached = np.nonzero(np.asarray(smoothed_curve) >= target)[0]
+  return int(reached[0]) + 1 if len(reached) else None
+
+
+def _controller(run_dir):
+  """The run's controller, built under the run's own gin config."""
+  with gin.unlock_config():
+    gin.clear_config()
+    gin.parse_config_file(os.path.join(run_dir, runner.CONFIG_GIN))
+  return runner.restore_controller(run_dir)
+
+
+def probability_tables(run_dir, num_samples=4000):
+  """(the run's search-space choices, task -> per-parameter choice frequencies of its final
+  controller)."""
+  agent = _controller(run_dir)
+  return search_space.SearchSpace().choices, {
+      task: learner.probability_table(agent, task, num_samples) for task in run_tasks(run_dir)}
+
+
+def task_embeddings(run_dir):
+  """(task names, [tasks, dim] actor task embeddings) of the run's final controller."""
+  agent = _controller(run_dir)
+  return list(agent.task_names), agent.actor.task_embeddings.numpy()

@@ -1,0 +1,113 @@
+r"""Retrains the best stored config of a task and exports it as a SavedModel on raw strings.
+
+  python -m mnms_tf.bin.export_best --root_dir=runs/multitask --task=rt_snippets \
+      --output=exports/rt_snippets [--gin_bindings=...]
+
+The run's own config.gin is parsed first (its tasks and modules), then --gin_file and
+--gin_bindings. The child is retrained with its stored seed, so its accuracy matches the
+store's (printed side by side). OUTPUT gets the SavedModel, whose `serving_default`
+signature maps `text` (a string batch) to `probabilities` and `label`, and
+OUTPUT/mnms_config.json with the config, the task's label names and both accuracies:
+
+  model = tf.saved_model.load(OUTPUT)
+  model.signatures['serving_default'](text=tf.constant(['a fine film']))
+"""
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+import gin
+import tensorflow as tf
+
+from mnms_tf import child
+from mnms_tf import configs
+from mnms_tf import errors
+from mnms_tf import paths
+from mnms_tf import runner
+from mnms_tf import store as store_lib
+from mnms_tf.tasks import registry as task_registry
+
+_ROOT_DIR = flags.DEFINE_string('root_dir', None, 'Search run directory.', required=True)
+_TASK = flags.DEFINE_string('task', None, 'Task whose best config is exported.', required=True)
+_OUTPUT = flags.DEFINE_string('output', None, 'Directory to write (must not exist).',
+                              required=True)
+_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: $MNMS_DATA_DIR '
+                                'or ~/.cache/mnms_tf).')
+configs.define_gin_flags()
+
+
+class _Classifier(tf.Module):
+  """The exported child: strings in, class probabilities and the argmax out."""
+
+  def __init__(self, model):
+    super().__init__()
+    self.model = model
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='text')])
+  def classify(self, text):
+    probabilities = self.model(text)
+    return {'probabilities': probabilities,
+            'label': tf.argmax(probabilities, axis=-1, output_type=tf.int32)}
+
+
+def _label_names(task):
+  if isinstance(task, task_registry.FileTask):
+    return task.prepare()[1]
+  return [str(i) for i in range(task.num_classes)]
+
+
+def export(root_dir, task_name, output, data_dir):
+  """Returns the export's metadata (what mnms_config.json holds)."""
+  if os.path.exists(output):
+    raise runner.RunDirError(f'--output {output} exists already; choose a new directory')
+  with store_lib.TrialStore(root_dir, read_only=True) as store:
+    best = store.best(task_name)
+    if best is None:
+      raise runner.RunDirError(f'{root_dir} has no successful trial of task {task_name!r} '
+                               f'(tasks stored: {store.tasks()})')
+  trainer = child.ChildTrainer(data_dir=data_dir)
+  module = trainer._module(best['config']['embedding'])  # pylint: disable=protected-access
+  if hasattr(module, 'tokenize'):
+    result = trainer.train(task_name, best['config'], best['seed'])
+    model = trainer.keras_model(task_name, best['config']) if result.status == child.OK else None
+  else:  # a TF-Hub module that cannot tokenise separately: the plain Keras path
+    result, model = child.fit_keras_child(task_name, best['config'], best['seed'], data_dir)
+  if model is None:
+    raise runner.RunDirError(f'Retraining trial {best["id"]} failed: {result.message}')
+  classifier = _Classifier(model)
+  tf.saved_model.save(classifier, output, signatures={'serving_default': classifier.classify})
+  metadata = dict(task=task_name, config=best['config'], config_hash=best['config_hash'],
+                  seed=best['seed'], trial_id=best['id'], root_dir=os.path.abspath(root_dir),
+                  label_names=_label_names(task_registry.get_task(task_name)),
+                  stored_val_accuracy=best['val_accuracy'],
+                  stored_test_accuracy=best['test_accuracy'],
+                  val_accuracy=result.val_accuracy, test_accuracy=result.test_accuracy)
+  with open(os.path.join(output, 'mnms_config.json'), 'w') as f:
+    json.dump(metadata, f, indent=2)
+  return metadata
+
+
+def main(argv):
+  del argv
+  root_dir = _ROOT_DIR.value
+  try:
+    run_config = os.path.join(root_dir, runner.CONFIG_GIN)
+    if not os.path.exists(run_config):
+      raise runner.RunDirError(f'{root_dir} is not a search run directory (no {runner.CONFIG_GIN})')
+    gin.parse_config_file(run_config)
+    configs.parse_gin_flags()
+    task_registry.get_task(_TASK.value)
+    metadata = export(root_dir, _TASK.value, _OUTPUT.value,
+                      os.path.abspath(_DATA_DIR.value or paths.default_data_dir()))
+  except errors.UserError as e:
+    sys.exit(f'export_best: error: {e}')
+  print(f'Exported trial {metadata["trial_id"]} of {metadata["task"]} to {_OUTPUT.value}: '
+        f'val {metadata["val_accuracy"]:.4f} (stored {metadata["stored_val_accuracy"]:.4f}), '
+        f'test {metadata["test_accuracy"]:.4f} (stored {metadata["stored_test_accuracy"]:.4f})')
+  print(json.dumps(metadata))
+
+
+if __name__ == '__main__':
+  app.run(main)

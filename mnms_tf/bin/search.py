@@ -1,0 +1,56 @@
+r"""Runs, or resumes, an MNMS search (or a random search) in a run directory.
+
+  python -m mnms_tf.bin.search --root_dir=runs/multitask --gin_file=search/multitask.gin \
+      [--iterations=N] [--max_children=N] [--max_seconds=S] [--workers=N] \
+      [--init_from=RUN_DIR] [--gin_bindings=...]
+
+Running the same command again resumes where the last one stopped (or was killed).
+Settings of the search are gin (see `runner.search`); how long it runs, flags.
+"""
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from mnms_tf import configs
+from mnms_tf import errors
+from mnms_tf import paths
+from mnms_tf import runner
+
+_ROOT_DIR = flags.DEFINE_string('root_dir', None, 'Run directory (created or resumed).',
+                                required=True)
+_ITERATIONS = flags.DEFINE_integer('iterations', None, 'Stop after this many iterations in '
+                                   'all (resumes included).')
+_MAX_CHILDREN = flags.DEFINE_integer('max_children', None, 'Stop once this many children are '
+                                     'stored in all.')
+_MAX_SECONDS = flags.DEFINE_float('max_seconds', None, 'Stop starting iterations after this '
+                                  'many seconds of this invocation.')
+_WORKERS = flags.DEFINE_integer('workers', None, 'Processes training children (default: '
+                                'the number of cores; 1 trains in this process).')
+_INIT_FROM = flags.DEFINE_string('init_from', None, 'Transfer: start from the MNMS controller '
+                                 'of this run directory (overrides search.init_from).')
+_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: $MNMS_DATA_DIR '
+                                'or ~/.cache/mnms_tf).')
+configs.define_gin_flags()
+
+
+def main(argv):
+  del argv
+  budget = runner.Budget(_ITERATIONS.value, _MAX_CHILDREN.value, _MAX_SECONDS.value)
+  if budget == runner.Budget():
+    sys.exit('search: error: give a budget: --iterations, --max_children or --max_seconds')
+  overrides = {'init_from': _INIT_FROM.value} if _INIT_FROM.value else {}
+  try:
+    configs.parse_gin_flags()
+    runner.search(_ROOT_DIR.value, budget, num_workers=_WORKERS.value,
+                  data_dir=os.path.abspath(_DATA_DIR.value or paths.default_data_dir()),
+                  **overrides)
+  except errors.UserError as e:
+    logging.error('%s', e)
+    sys.exit(f'search: error: {e}')
+
+
+if __name__ == '__main__':
+  app.run(main)

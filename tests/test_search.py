@@ -1,0 +1,289 @@
+"""The search runner, trial store, worker pool and export, on two tiny tasks made here."""
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import gin
+import numpy as np
+import psutil
+import pytest
+import tensorflow as tf
+
+from mnms_tf import child
+from mnms_tf import runner
+from mnms_tf import search_space
+from mnms_tf import store as store_lib
+from mnms_tf import workers
+from mnms_tf.tasks import registry as task_registry
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TASKS = ['tiny_sentiment', 'tiny_language']
+
+
+def _write_task(path, label_of):
+  rng = np.random.default_rng(0)
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(['text', 'label'])
+    for i in range(200):
+      text, label = label_of(i)
+      filler = ' '.join(rng.choice(['the', 'movie', ','], size=rng.integers(1, 4)))
+      writer.writerow([f'{filler} {text} {filler}', label])
+
+
+@pytest.fixture
+def search_gin(tmp_path, tiny_module):
+  """A gin file binding two tiny tasks, the tiny module and gin/search/tiny_test.gin."""
+  _write_task(tmp_path / 'sentiment.csv',
+              lambda i: ('good', 'pos') if i % 2 else ('bad', 'neg'))
+  _write_task(tmp_path / 'language.csv',
+              lambda i: ('canción', 'es') if i % 2 else ('movie movie', 'en'))
+  tasks = '\n'.join(f"""
+      {name}/FileTask.name = '{name}'
+      {name}/FileTask.path = '{tmp_path / f"{name.split('_')[1]}.csv"}'
+      {name}/FileTask.text_column = 'text'
+      {name}/FileTask.label_column = 'label'""" for name in TASKS)
+  text = f"""
+      include 'search/tiny_test.gin'
+      import mnms_tf.embeddings.registry
+      import mnms_tf.tasks.registry
+      module_handles.handles = {{'en-dim50': '{tiny_module[0]}', 'es-dim50': '{tiny_module[0]}'}}
+      {tasks}
+      user_tasks.tasks = [@tiny_sentiment/FileTask(), @tiny_language/FileTask()]
+      search.tasks = {TASKS}
+  """
+  path = tmp_path / 'search.gin'
+  path.write_text(text)
+  return str(path)
+
+
+def _parse(search_gin, *bindings):
+  from mnms_tf import configs  # pylint: disable=g-import-not-at-top
+  configs.parse([search_gin], bindings)
+
+
+def _search(root_dir, iterations, **kwargs):
+  return runner.search(str(root_dir), runner.Budget(iterations=iterations), num_workers=1,
+                       **kwargs)
+
+
+def _binary(module, *args, timeout=300):
+  return subprocess.run([sys.executable, '-m', module, *args], cwd=REPO, capture_output=True,
+                        text=True, timeout=timeout)
+
+
+def _rows(root_dir):
+  with store_lib.TrialStore(str(root_dir), read_only=True) as store:
+    return store.trials()
+
+
+def _key(row):
+  return (row['iteration'], row['slot'], row['task'], json.dumps(row['config'], sort_keys=True),
+          row['val_accuracy'], row['status'])
+
+
+def test_search_binary_runs_two_iterations_and_records_everything(search_gin, tmp_path):
+  root = tmp_path / 'run'
+  result = _binary('mnms_tf.bin.search', f'--root_dir={root}', f'--gin_file={search_gin}',
+                   '--iterations=2', '--workers=1')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'iteration 2 ' in result.stderr and 'ETA' in result.stderr
+  rows = _rows(root)
+  assert len(rows) == 8 and {r['task'] for r in rows} <= set(TASKS)
+  assert sorted((r['iteration'], r['slot']) for r in rows) == [(i, s) for i in range(2)
+                                                                for s in range(4)]
+  for row in rows:
+    assert row['status'] == 'ok' and 0.0 <= row['val_accuracy'] <= 1.0
+    assert row['reward'] == pytest.approx(row['val_accuracy'] ** 3)
+    assert row['config_hash'] == search_space.config_hash(row['config'])
+    assert row['worker'] == 'main' and row['seconds'] > 0 and row['finished_at'] >= row[
+        'started_at']
+  info = json.loads((root / 'run.json').read_text())
+  assert info['tasks'] == TASKS and info['controller'] == 'mnms'
+  assert 'search.children_per_iteration = 4' in (root / 'config.gin').read_text()
+  assert 'MNMSAgent.' in (root / 'operative_config.gin').read_text()
+  assert tf.train.latest_checkpoint(str(root / 'checkpoints')).endswith('-2')
+  tags = set()
+  for name in os.listdir(root / 'tensorboard'):
+    for event in tf.compat.v1.train.summary_iterator(str(root / 'tensorboard' / name)):
+      tags.update(v.tag for v in event.summary.value)
+  task = rows[0]['task']
+  assert {f'{task}/reward_mean', f'{task}/val_accuracy_best', f'{task}/baseline',
+          f'{task}/entropy', 'controller/actor_loss', 'controller/critic_loss'} <= tags
+
+
+def test_sigkill_at_any_moment_then_resume_loses_and_repeats_nothing(search_gin, tmp_path):
+  """Kills the real binary (2 worker processes) mid-iteration, resumes it, and compares with
+  an uninterrupted serial run."""
+  args = [f'--gin_file={search_gin}', '--iterations=6']
+  reference = _binary('mnms_tf.bin.search', f'--root_dir={tmp_path / "reference"}', *args,
+                      '--workers=1')
+  assert reference.returncode == 0, reference.stderr[-3000:]
+  root = tmp_path / 'killed'
+  args.append('--workers=2')
+  process = subprocess.Popen([sys.executable, '-m', 'mnms_tf.bin.search', f'--root_dir={root}',
+                              *args], cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+  deadline = time.time() + 240
+  stored = 0
+  while time.time() < deadline and process.poll() is None:
+    try:
+      with sqlite3.connect(f'file:{root / "trials.sqlite"}?mode=ro', uri=True) as db:
+        stored = db.execute('SELECT count(*) FROM trials').fetchone()[0]
+    except sqlite3.Error:
+      stored = 0
+    if stored >= 6 and stored % 4:  # in the middle of an iteration, past its checkpoint
+      break
+    time.sleep(0.02)
+  workers_of_search = psutil.Process(process.pid).children(recursive=True)
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  assert 0 < stored < 24, f'the search was not killed mid-way (stored {stored})'
+  _, alive = psutil.wait_procs(workers_of_search, timeout=15)
+  assert not alive, f'worker processes outlived the killed search: {alive}'
+  resumed = _binary('mnms_tf.bin.search', f'--root_dir={root}', *args)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert 'Resuming' in resumed.stderr
+  rows = _rows(root)
+  assert len({(r['iteration'], r['slot']) for r in rows}) == len(rows) == 24
+  assert [_key(r) for r in rows] == [_key(r) for r in _rows(tmp_path / 'reference')]
+
+
+def test_parallel_workers_give_the_serial_results(search_gin):
+  _parse(search_gin)
+  space = search_space.SearchSpace()
+  rng = np.random.default_rng(0)
+  jobs = [(TASKS[i % 2], space.sample(rng), i) for i in range(6)]
+  with workers.ChildPool(1, data_dir=None) as pool:
+    serial = {index: result for index, result, _ in pool.run(jobs)}
+  with workers.ChildPool(2, data_dir=None) as pool:
+    parallel = {index: (result, worker) for index, result, worker in pool.run(jobs)}
+  assert all(worker.startswith('worker-') for _, worker in parallel.values())
+  for index in range(len(jobs)):
+    assert parallel[index][0].status == child.OK, parallel[index][0].message
+    assert parallel[index][0].val_accuracy == serial[index].val_accuracy
+    assert parallel[index][0].test_accuracy == serial[index].test_accuracy
+
+
+def test_transfer_adds_new_tasks_and_starts_an_empty_replay_bank(search_gin, tmp_path):
+  _parse(search_gin)
+  _search(tmp_path / 'pretrained', 2)
+  with gin.unlock_config():
+    gin.parse_config(f"""
+      search.tasks = ['tiny_new']
+      tiny_new/FileTask.name = 'tiny_new'
+      tiny_new/FileTask.path = '{tmp_path / 'sentiment.csv'}'
+      tiny_new/FileTask.text_column = 'text'
+      tiny_new/FileTask.label_column = 'label'
+      user_tasks.tasks = [@tiny_sentiment/FileTask(), @tiny_language/FileTask(),
+                          @tiny_new/FileTask()]""")
+  _search(tmp_path / 'transfer', 1, init_from=str(tmp_path / 'pretrained'))
+  info = runner.read_run_info(str(tmp_path / 'transfer'))
+  assert info['controller_tasks'] == TASKS + ['tiny_new']
+  assert info['init_from'] == str(tmp_path / 'pretrained')
+  reader = tf.train.load_checkpoint(str(tmp_path / 'transfer' / 'checkpoints'))
+  counts = reader.get_tensor('controller/replay/counts/.ATTRIBUTES/VARIABLE_VALUE')
+  np.testing.assert_array_equal(counts, [0, 0, 4])
+  pretrained = tf.train.load_checkpoint(str(tmp_path / 'pretrained' / 'checkpoints'))
+  # The old tasks' embeddings were kept (one learner step moves them only a little).
+  name = 'controller/actor/0/.ATTRIBUTES/VARIABLE_VALUE'
+  old, new = pretrained.get_tensor(name), reader.get_tensor(name)
+  assert new.shape == (3, old.shape[1]) and np.abs(new[:2] - old).max() < 0.05
+
+
+def test_random_search_and_reuse_of_evaluated_configs(search_gin, tmp_path):
+  _parse(search_gin, 'search.controller = "random"', 'search.reuse_evaluated = True',
+         "SearchSpace.choices = {'embedding': ('en-dim50',), 'trainable': (False,), "
+         "'nlayers': (0, 1), 'nnodes': (10,), 'learning_rate': (0.3,), 'iterations': (10,), "
+         "'regularization': (0.0,)}")
+  summary = _search(tmp_path / 'random', 3)
+  assert summary['children'] == 12
+  rows = _rows(tmp_path / 'random')
+  by_id = {r['id']: r for r in rows}
+  reused = [r for r in rows if r['reused_from'] is not None]
+  assert len(reused) >= 12 - 2 * len(TASKS)  # two configs per task are ever trained
+  for row in reused:
+    original = by_id[row['reused_from']]
+    assert (row['task'], row['config'], row['val_accuracy']) == (
+        original['task'], original['config'], original['val_accuracy'])
+
+
+def test_bad_input_is_a_specific_error_and_leaves_the_run_alone(search_gin, tmp_path):
+  root = tmp_path / 'run'
+  bad = _binary('mnms_tf.bin.search', f'--root_dir={root}', f'--gin_file={search_gin}',
+                '--iterations=1', '--gin_bindings=search.taskz = []')
+  assert bad.returncode == 1 and 'Bad gin config' in bad.stderr and 'taskz' in bad.stderr
+  assert not root.exists()
+  _parse(search_gin)
+  with pytest.raises(task_registry.UnknownTaskError, match="'nope'"):
+    _search(root, 1, tasks=['nope'])
+  _search(root, 2)
+  before = [_key(r) for r in _rows(root)]
+  with pytest.raises(runner.RunDirError, match='holds a different run.*tasks'):
+    _search(root, 3, tasks=['tiny_language'])
+  with pytest.raises(runner.RunDirError, match='children_per_iteration'):
+    _search(root, 3, children_per_iteration=2)
+  latest = tf.train.latest_checkpoint(str(root / 'checkpoints'))
+  data_file, = [p for p in os.listdir(root / 'checkpoints')
+                if p.startswith(os.path.basename(latest) + '.data')]
+  (root / 'checkpoints' / data_file).write_bytes(b'garbage' * 100)
+  with pytest.raises(runner.CheckpointError, match='Cannot restore.*untouched'):
+    _search(root, 3)
+  assert [_key(r) for r in _rows(root)] == before
+  with pytest.raises(store_lib.StoreError, match='no trial store|No trial store'):
+    store_lib.TrialStore(str(tmp_path / 'nowhere'), read_only=True)
+  (tmp_path / 'broken').mkdir()
+  (tmp_path / 'broken' / store_lib.FILENAME).write_bytes(b'not a database' * 100)
+  with pytest.raises(store_lib.StoreError, match='unreadable'):
+    store_lib.TrialStore(str(tmp_path / 'broken'))
+  assert (tmp_path / 'broken' / store_lib.FILENAME).read_bytes() == b'not a database' * 100
+
+
+def test_trial_store_refuses_a_second_copy_and_finds_the_best(tmp_path):
+  def result(val, status='ok'):
+    config = {'x': val}
+    return child.ChildResult(task='t', config=config, config_hash=search_space.config_hash(config),
+                             seed=1, status=status, val_accuracy=val, reward=val ** 3)
+  with store_lib.TrialStore(str(tmp_path)) as store:
+    store.add(0, 0, result(0.5), 'main', time.time())
+    store.add(0, 1, result(0.9, 'failed'), 'main', time.time())
+    store.add(1, 0, result(0.7), 'main', time.time())
+    with pytest.raises(store_lib.StoreError, match='stored already'):
+      store.add(1, 0, result(0.8), 'main', time.time())
+    assert store.count() == 3 and store.best('t')['val_accuracy'] == 0.7
+    assert store.evaluated('t', search_space.config_hash({'x': 0.5}))['id'] == 1
+    assert store.evaluated('t', search_space.config_hash({'x': 0.9})) is None  # failed
+    assert [r['slot'] for r in store.trials(status='ok')] == [0, 0]
+
+
+def test_exported_best_model_classifies_strings_in_a_fresh_process(search_gin, tmp_path):
+  _parse(search_gin, "search.tasks = ['tiny_sentiment']",
+         "SearchSpace.choices = {'embedding': ('en-dim50',), 'trainable': (False, True), "
+         "'nlayers': (1,), 'nnodes': (10,), 'learning_rate': (0.3,), 'iterations': (100,), "
+         "'regularization': (0.0,)}")
+  _search(tmp_path / 'run', 1)
+  best = max(_rows(tmp_path / 'run'), key=lambda r: r['val_accuracy'])
+  output = tmp_path / 'export'
+  result = _binary('mnms_tf.bin.export_best', f'--root_dir={tmp_path / "run"}',
+                   '--task=tiny_sentiment', f'--output={output}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  metadata = json.loads((output / 'mnms_config.json').read_text())
+  assert metadata['config'] == best['config'] and metadata['label_names'] == ['neg', 'pos']
+  assert metadata['val_accuracy'] == best['val_accuracy']  # retrained with the stored seed
+  script = (f"import tensorflow as tf\n"
+            f"m = tf.saved_model.load({str(output)!r})\n"
+            f"out = m.signatures['serving_default'](text=tf.constant(['the good movie', "
+            f"'bad , the', 'good']))\n"
+            f"print(out['label'].numpy().tolist())")
+  loaded = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          timeout=300)
+  assert loaded.returncode == 0, loaded.stderr[-3000:]
+  assert loaded.stdout.strip().splitlines()[-1] == '[1, 0, 1]'
+  again = _binary('mnms_tf.bin.export_best', f'--root_dir={tmp_path / "run"}',
+                  '--task=tiny_sentiment', f'--output={output}')
+  assert again.returncode == 1 and 'exists already' in again.stderr
