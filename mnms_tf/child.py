@@ -331,10 +331,16 @@ class ChildTrainer:
       correct += int(np.sum(predictions == labels[start:start + self.eval_batch_size]))
     return correct / len(labels)
 
-  def keras_model(self, task_name, config):
-    """The child last trained with `config` on `task_name`, as a Keras model on raw strings
-    (its weights copied from the fast path's), for export."""
+  def train_model(self, task_name, config, seed=0):
+    """(ChildResult, the trained child as a Keras model on raw strings, or None if it failed):
+    the same child `train` gives for these arguments, for export."""
     config = self.space.validate(config)
+    if config['trainable'] and not hasattr(self._module(config['embedding']), 'tokenize'):
+      return fit_keras_child(task_name, config, seed, self.data_dir, self.batch_size,
+                             self.initial_accumulator_value, self.space)
+    result = self.train(task_name, config, seed)
+    if result.status != OK:
+      return result, None
     task = task_registry.get_task(task_name)
     architecture = self._architecture(config, task.num_classes)
     model = build_keras_child(config, task.num_classes, self.data_dir)
@@ -344,7 +350,7 @@ class ChildTrainer:
     if config['trainable']:
       embedding, = [l for l in model.layers if isinstance(l, layer_lib.HubTextEmbedding)]
       embedding.module.embeddings.assign(architecture.fine_tuned.table)
-    return model
+    return result, model
 
   def train(self, task_name, config, seed=0):
     """Trains and evaluates one child; returns a ChildResult (never raises on failure)."""

@@ -264,18 +264,16 @@ def search(root_dir, budget, tasks=None, controller='mnms', children_per_iterati
 
   store = store_lib.TrialStore(root_dir)
   summaries = _Summaries(root_dir, store, tasks)
-  task_indices = [agent.task_index(t) for t in tasks]
   started, done = time.time(), 0
   with store, workers.ChildPool(num_workers or os.cpu_count(), data_dir) as pool:
     while not budget.exhausted(int(iteration), store.count(), time.time() - started):
       i = int(iteration)
       task = tasks[iteration_task(seed, i, len(tasks))]
-      actions, log_probabilities = agent.sample([task_indices[tasks.index(task)]] *
-                                                children_per_iteration)
+      task_indices = [agent.task_index(task)] * children_per_iteration
+      actions, log_probabilities = agent.sample(task_indices)
       results = _evaluate(store, pool, i, task, actions, space, seed, reuse_evaluated)
       rewards = np.array([r.reward for r in results], np.float32)
-      agent.observe([agent.task_index(task)] * len(results), actions, rewards,
-                    log_probabilities, i)
+      agent.observe(task_indices, actions, rewards, log_probabilities, i)
       losses = agent.train()
       iteration.assign(i + 1)
       manager.save(checkpoint_number=i + 1)

@@ -45,25 +45,34 @@ def _train(task, config, seed):
 
 
 class ChildPool:
-  """`run(jobs)` yields (job index, ChildResult, worker name) as children finish."""
+  """`run(jobs)` yields (job index, ChildResult, worker name) as children finish.
 
-  def __init__(self, num_workers, data_dir, gin_config=None):
+  Worker processes start with the first job, so a pool that gets none costs nothing.
+  """
+
+  def __init__(self, num_workers, data_dir):
     self.num_workers = int(num_workers)
     if self.num_workers < 1:
       raise ValueError(f'num_workers must be >= 1, got {num_workers}')
+    self.data_dir = data_dir
+    self._trainer = None
     self._executor = None
+
+  def _start(self):
     if self.num_workers == 1:
       from mnms_tf import child  # pylint: disable=g-import-not-at-top
-      self._trainer = child.ChildTrainer(data_dir=data_dir)
+      self._trainer = child.ChildTrainer(data_dir=self.data_dir)
     else:
       self._executor = concurrent.futures.ProcessPoolExecutor(
           self.num_workers, mp_context=multiprocessing.get_context('spawn'),
           initializer=_init_worker,
-          initargs=(os.getpid(), gin.config_str() if gin_config is None else gin_config,
-                    data_dir, _default_threads(self.num_workers)))
+          initargs=(os.getpid(), gin.config_str(), self.data_dir,
+                    _default_threads(self.num_workers)))
 
   def run(self, jobs):
     """`jobs` is a list of (task, config, seed)."""
+    if jobs and self._trainer is None and self._executor is None:
+      self._start()
     if self._executor is None:
       for index, (task, config, seed) in enumerate(jobs):
         yield index, self._trainer.train(task, config, seed), 'main'

@@ -67,13 +67,8 @@ def export(root_dir, task_name, output, data_dir):
     if best is None:
       raise runner.RunDirError(f'{root_dir} has no successful trial of task {task_name!r} '
                                f'(tasks stored: {store.tasks()})')
-  trainer = child.ChildTrainer(data_dir=data_dir)
-  module = trainer._module(best['config']['embedding'])  # pylint: disable=protected-access
-  if hasattr(module, 'tokenize'):
-    result = trainer.train(task_name, best['config'], best['seed'])
-    model = trainer.keras_model(task_name, best['config']) if result.status == child.OK else None
-  else:  # a TF-Hub module that cannot tokenise separately: the plain Keras path
-    result, model = child.fit_keras_child(task_name, best['config'], best['seed'], data_dir)
+  result, model = child.ChildTrainer(data_dir=data_dir).train_model(
+      task_name, best['config'], best['seed'])
   if model is None:
     raise runner.RunDirError(f'Retraining trial {best["id"]} failed: {result.message}')
   classifier = _Classifier(model)
