@@ -106,8 +106,9 @@ def _restore(checkpoint, path, what):
   except Exception as e:  # pylint: disable=broad-except  # TF's reader raises many types
     raise CheckpointError(
         f'Cannot restore {what} from {path}: {type(e).__name__}: {str(e).splitlines()[0]}. '
-        f'The trial store is untouched. If the file is damaged, delete {path}.* and the run '
-        f'resumes from the previous checkpoint (stored children are reused, not retrained).'
+        f'The trial store is untouched. If the checkpoint is damaged, delete its directory: '
+        f'the search then rebuilds the controller by replaying its stored children (none is '
+        f'trained again) and continues.'
     ) from e
 
 
@@ -244,7 +245,10 @@ def search(root_dir, budget, tasks=None, controller='mnms', children_per_iterati
     if init_from is None:  # a resumed transfer need not name its source again
       wanted['init_from'] = info.get('init_from')
     _check_compatible(root_dir, info, wanted)
-    agent = _make_controller(controller, info['controller_tasks'], space, seed)
+    if latest is None and info['init_from']:  # killed before its first checkpoint
+      agent = _pretrained_controller(info['init_from'], tasks, seed)
+    else:
+      agent = _make_controller(controller, info['controller_tasks'], space, seed)
   elif latest or os.path.exists(os.path.join(root_dir, store_lib.FILENAME)):
     raise RunDirError(f'{root_dir} has checkpoints or trials but no {RUN_INFO}: not a run '
                       f'this version can resume; use a new --root_dir')

@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -176,6 +177,7 @@ def test_transfer_adds_new_tasks_and_starts_an_empty_replay_bank(search_gin, tmp
   with gin.unlock_config():
     gin.parse_config(f"""
       search.tasks = ['tiny_new']
+      search.seed = 1
       tiny_new/FileTask.name = 'tiny_new'
       tiny_new/FileTask.path = '{tmp_path / 'sentiment.csv'}'
       tiny_new/FileTask.text_column = 'text'
@@ -189,6 +191,15 @@ def test_transfer_adds_new_tasks_and_starts_an_empty_replay_bank(search_gin, tmp
   reader = tf.train.load_checkpoint(str(tmp_path / 'transfer' / 'checkpoints'))
   counts = reader.get_tensor('controller/replay/counts/.ATTRIBUTES/VARIABLE_VALUE')
   np.testing.assert_array_equal(counts, [0, 0, 4])
+  # Without its checkpoints the run replays its stored children from the pre-trained
+  # controller again (a fresh one would sample other configs and be refused).
+  before = _rows(tmp_path / 'transfer')
+  shutil.rmtree(tmp_path / 'transfer' / 'checkpoints')
+  _search(tmp_path / 'transfer', 1)
+  assert _rows(tmp_path / 'transfer') == before
+  np.testing.assert_array_equal(
+      tf.train.load_checkpoint(str(tmp_path / 'transfer' / 'checkpoints')).get_tensor(
+          'controller/replay/counts/.ATTRIBUTES/VARIABLE_VALUE'), [0, 0, 4])
   pretrained = tf.train.load_checkpoint(str(tmp_path / 'pretrained' / 'checkpoints'))
   # The old tasks' embeddings were kept (one learner step moves them only a little).
   name = 'controller/actor/0/.ATTRIBUTES/VARIABLE_VALUE'
@@ -232,7 +243,7 @@ def test_bad_input_is_a_specific_error_and_leaves_the_run_alone(search_gin, tmp_
   data_file, = [p for p in os.listdir(root / 'checkpoints')
                 if p.startswith(os.path.basename(latest) + '.data')]
   (root / 'checkpoints' / data_file).write_bytes(b'garbage' * 100)
-  with pytest.raises(runner.CheckpointError, match='Cannot restore.*untouched'):
+  with pytest.raises(runner.CheckpointError, match='Cannot restore.*untouched.*replaying'):
     _search(root, 3)
   assert [_key(r) for r in _rows(root)] == before
   with pytest.raises(store_lib.StoreError, match='no trial store|No trial store'):
