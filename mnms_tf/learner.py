@@ -106,9 +106,10 @@ class MNMSAgent(tf.Module):
     self.optimizers = {}
     for name, network, rate in (('actor', self.actor, actor_learning_rate),
                                 ('critic', self.critic, critic_learning_rate)):
+      parts = _split_variables(network)
       for part, scale in (('shared', 1.0), ('task_embeddings', task_embedding_learning_rate_scale)):
         self.optimizers[f'{name}_{part}'] = keras.optimizers.Adam(rate * scale)
-        self.optimizers[f'{name}_{part}'].build(_split_variables(network)[part])
+        self.optimizers[f'{name}_{part}'].build(parts[part])
     self.baselines = tf.Variable(tf.zeros([num_tasks]))
     self.baseline_counts = tf.Variable(tf.zeros([num_tasks], tf.int64))
     self.replay = replay_lib.ReplayBank(num_tasks, len(self.sizes), seed=seed)

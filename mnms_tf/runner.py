@@ -133,10 +133,10 @@ def restore_controller(root_dir):
 
 def _pretrained_controller(init_from, tasks, seed):
   """The controller of run `init_from` with fresh task embeddings for the new tasks."""
-  if read_run_info(init_from)['controller'] != 'mnms':
+  pretrained = restore_controller(init_from)
+  if not isinstance(pretrained, learner.MNMSAgent):
     raise RunDirError(f'--init_from={init_from} is not an MNMS search; only an MNMS '
                       f'controller can be transferred')
-  pretrained = restore_controller(init_from)
   new_tasks = [t for t in tasks if t not in pretrained.task_names]
   logging.info('Transfer from %s: new tasks %s', init_from, new_tasks)
   return pretrained.with_new_tasks(new_tasks, seed=seed)

@@ -25,21 +25,20 @@ def _mode(choices, name, table):
   return f'{values[index]} ({table[index]:.2f})'
 
 
-def _paper_claims(choices, per_task):
+def _paper_claims(choices, means):
   """The quantities the paper's claims are about, per task (means over seeds)."""
   lines = []
-  for task, tables in per_task.items():
-    means = {name: tables[k].mean(axis=0) for k, name in enumerate(choices)}
+  for task, task_means in means.items():
     facts = []
     if 'embedding' in choices:
       spanish = [str(v).startswith('es') for v in choices['embedding']]
-      facts.append(f'P(Spanish embedding) {means["embedding"][spanish].sum():.2f}')
+      facts.append(f'P(Spanish embedding) {task_means["embedding"][spanish].sum():.2f}')
     if 'trainable' in choices:
-      fine_tune = means['trainable'][list(choices['trainable']).index(True)]
+      fine_tune = task_means['trainable'][list(choices['trainable']).index(True)]
       facts.append(f'P(fine-tune) {fine_tune:.2f}')
     for name in ('nlayers', 'nnodes', 'iterations'):
       if name in choices:
-        facts.append(f'E[{name}] {float(np.dot(means[name], choices[name])):.0f}')
+        facts.append(f'E[{name}] {float(np.dot(task_means[name], choices[name])):.0f}')
     lines.append(f'  - {task}: ' + ', '.join(facts))
   return lines
 
@@ -49,13 +48,13 @@ def differentiation(root_dir, experiment):
   tasks' distributions (0: identical, 1: disjoint), averaged over parameters and seeds."""
   choices, per_task = fig3_parameter_distributions.distributions(root_dir, experiment)
   tasks = list(per_task)
+  means = {task: {name: per_task[task][k].mean(axis=0) for k, name in enumerate(choices)}
+           for task in tasks}
   lines = []
   for task in tasks:
-    means = [per_task[task][k].mean(axis=0) for k in range(len(choices))]
-    picks = ', '.join(f'{name} {_mode(choices, name, means[k])}'
-                      for k, name in enumerate(choices))
+    picks = ', '.join(f'{name} {_mode(choices, name, means[task][name])}' for name in choices)
     lines.append(f'  - {task}: {picks}')
-  lines += _paper_claims(choices, per_task)
+  lines += _paper_claims(choices, means)
   distances = []
   if len(tasks) >= 2:
     for k in range(len(choices)):
