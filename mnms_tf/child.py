@@ -64,6 +64,13 @@ def reward_from_accuracy(val_accuracy, exponent=3.0):
   return float(val_accuracy) ** exponent
 
 
+def failed_result(task_name, config, seed, message, seconds):
+  """The record of a child that could not be trained (reward 0), e.g. its worker died."""
+  result = ChildResult(task=task_name, config=config,
+                       config_hash=search_space.config_hash(config), seed=int(seed))
+  return _failed(result, message, time.time() - seconds)
+
+
 def _failed(result, error, started):
   result.status, result.message = FAILED, error
   result.reward = 0.0
