@@ -9,13 +9,11 @@ paper's figures; seed bands are the min and max over seeds at each child.
 import glob
 import os
 
-import gin
 import numpy as np
 from scipy import signal
 
-from mnms_tf import learner
-from mnms_tf import runner
-from mnms_tf import search_space
+from mnms_tf import agent as agent_lib
+from mnms_tf import run_dir as run_dir_lib
 from mnms_tf import store as store_lib
 
 EXPERIMENTS = ('multitask', 'on_policy', 'scratch', 'transfer')
@@ -54,7 +52,7 @@ def best_trial(run_dir, task):
 
 
 def run_tasks(run_dir):
-  return runner.read_run_info(run_dir)['tasks']
+  return run_dir_lib.read_info(run_dir)['tasks']
 
 
 def seed_band(curves):
@@ -70,23 +68,16 @@ def children_to_reach(smoothed_curve, target):
   return int(reached[0]) + 1 if len(reached) else None
 
 
-def _controller(run_dir):
-  """The run's controller, built under the run's own gin config."""
-  with gin.unlock_config():
-    gin.clear_config()
-    gin.parse_config_file(os.path.join(run_dir, runner.CONFIG_GIN))
-  return runner.restore_controller(run_dir)
-
-
 def probability_tables(run_dir, num_samples=4000):
   """(the run's search-space choices, task -> per-parameter choice frequencies of its final
   controller)."""
-  agent = _controller(run_dir)
-  return search_space.SearchSpace().choices, {
-      task: learner.probability_table(agent, task, num_samples) for task in run_tasks(run_dir)}
+  agent = run_dir_lib.restore_controller(run_dir)
+  info = run_dir_lib.read_info(run_dir)
+  return run_dir_lib.restore_search_space(info).choices, {
+      task: agent_lib.probability_table(agent, task, num_samples) for task in info['tasks']}
 
 
 def task_embeddings(run_dir):
   """(task names, [tasks, dim] actor task embeddings) of the run's final controller."""
-  agent = _controller(run_dir)
+  agent = run_dir_lib.restore_controller(run_dir)
   return list(agent.task_names), agent.actor.task_embeddings.numpy()

@@ -4,7 +4,7 @@ A child is: embedding module (frozen or fine-tuned) -> `nlayers` Dense(`nnodes`,
 Dense(num_classes) softmax, trained with proximal Adagrad (learning_rate, l2 =
 regularization) for `iterations` steps of `batch_size` examples drawn from the shuffled,
 repeated training split. Reward = validation accuracy cubed, as in the paper (gin:
-`reward_from_accuracy.exponent`).
+`ChildTrainer.reward_exponent`).
 
 Two trainers give the same kind of result:
 - `train_keras`: the plain way, a Keras model on raw strings and `model.fit`. Reference
@@ -59,11 +59,6 @@ class ChildResult:
     return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
 
-@gin.configurable
-def reward_from_accuracy(val_accuracy, exponent=3.0):
-  return float(val_accuracy) ** exponent
-
-
 def failed_result(task_name, config, seed, message, seconds):
   """The record of a child that could not be trained (reward 0), e.g. its worker died."""
   result = ChildResult(task=task_name, config=config,
@@ -80,14 +75,16 @@ def _failed(result, error, started):
 
 
 def _new_result(task_name, config, seed, space):
-  config = (space or search_space.SearchSpace()).validate(config)
-  return ChildResult(task=task_name, config=config, config_hash=search_space.config_hash(config),
+  space = space or search_space.SearchSpace()
+  config = space.validate(config)
+  return ChildResult(task=task_name, config=config, config_hash=space.config_hash(config),
                      seed=int(seed))
 
 
-def _finish(result, val_accuracy, test_accuracy, train_seconds, batch_size, started):
+def _finish(result, val_accuracy, test_accuracy, train_seconds, batch_size, reward_exponent,
+            started):
   result.val_accuracy, result.test_accuracy = float(val_accuracy), float(test_accuracy)
-  result.reward = reward_from_accuracy(val_accuracy)
+  result.reward = float(val_accuracy) ** reward_exponent
   result.train_seconds = train_seconds
   result.examples_per_second = result.config['iterations'] * batch_size / max(train_seconds, 1e-9)
   result.total_seconds = time.time() - started
@@ -114,14 +111,14 @@ def build_keras_child(config, num_classes, data_dir=None, seed=0):
 
 @gin.configurable(denylist=['task_name', 'config', 'seed'])
 def train_keras(task_name, config, seed=0, data_dir=None, batch_size=100,
-                initial_accumulator_value=0.1, space=None):
+                initial_accumulator_value=0.1, reward_exponent=3.0, space=None):
   """Trains one child the plain way: Keras `fit` on raw strings. Returns a ChildResult."""
   return fit_keras_child(task_name, config, seed, data_dir, batch_size,
-                         initial_accumulator_value, space)[0]
+                         initial_accumulator_value, reward_exponent, space)[0]
 
 
 def fit_keras_child(task_name, config, seed=0, data_dir=None, batch_size=100,
-                    initial_accumulator_value=0.1, space=None):
+                    initial_accumulator_value=0.1, reward_exponent=3.0, space=None):
   """(ChildResult, the trained Keras model on raw strings, or None if training failed)."""
   started = time.time()
   result = _new_result(task_name, config, seed, space)
@@ -147,7 +144,8 @@ def fit_keras_child(task_name, config, seed=0, data_dir=None, batch_size=100,
     accuracies = [model.evaluate(tf.constant(list(s.texts)), s.labels, batch_size=1000,
                                  verbose=0)[1] for s in (val, test)]
     result.num_params = int(model.count_params())
-    return _finish(result, *accuracies, train_seconds, batch_size, started), model
+    return _finish(result, *accuracies, train_seconds, batch_size, reward_exponent,
+                   started), model
   except Exception as e:  # pylint: disable=broad-except
     return _failed(result, f'{type(e).__name__}: {e}', started), None
 
@@ -278,21 +276,28 @@ class _Architecture:
     return self.mlp(tf.gather(data[0], rows))
 
 
-@gin.configurable
+@gin.configurable(denylist=['data_dir', 'space'])
 class ChildTrainer:
   """The fast path: trains children on one process's cached data and reusable graphs."""
 
-  def __init__(self, data_dir=None, batch_size=100, initial_accumulator_value=0.1, space=None,
-               eval_batch_size=2048):
+  def __init__(self, data_dir=None, batch_size=100, initial_accumulator_value=0.1,
+               reward_exponent=3.0, eval_batch_size=2048, space=None):
     self.data_dir = data_dir or paths.default_data_dir()
     self.batch_size = batch_size
     self.initial_accumulator_value = initial_accumulator_value
-    self.space = space or search_space.SearchSpace()
+    self.reward_exponent = reward_exponent
     self.eval_batch_size = eval_batch_size
+    self.space = space or search_space.SearchSpace()
     self._modules = {}
     self._caches = {}
     self._fine_tuned_tables = {}
     self._architectures = {}
+
+  def settings(self):
+    """What defines its results (recorded in run.json; `ChildTrainer(**settings)` again)."""
+    return dict(batch_size=self.batch_size,
+                initial_accumulator_value=self.initial_accumulator_value,
+                reward_exponent=self.reward_exponent, eval_batch_size=self.eval_batch_size)
 
   def _module(self, name):
     if name not in self._modules:
@@ -344,7 +349,7 @@ class ChildTrainer:
     config = self.space.validate(config)
     if config['trainable'] and not hasattr(self._module(config['embedding']), 'tokenize'):
       return fit_keras_child(task_name, config, seed, self.data_dir, self.batch_size,
-                             self.initial_accumulator_value, self.space)
+                             self.initial_accumulator_value, self.reward_exponent, self.space)
     result = self.train(task_name, config, seed)
     if result.status != OK:
       return result, None
@@ -368,7 +373,7 @@ class ChildTrainer:
       module = self._module(config['embedding'])
       if config['trainable'] and not hasattr(module, 'tokenize'):
         return train_keras(task_name, config, seed, self.data_dir, self.batch_size,
-                           self.initial_accumulator_value, self.space)
+                           self.initial_accumulator_value, self.reward_exponent, self.space)
       task = task_registry.get_task(task_name)
       cache = self._cache(task_name, config['embedding'])
       data = {s: cache.ids(s) if config['trainable'] else (cache.vectors(s),)
@@ -388,6 +393,7 @@ class ChildTrainer:
       accuracies = [self._accuracy(architecture, data[s], cache.splits[s].labels)
                     for s in ('validation', 'test')]
       result.num_params = int(architecture.mlp.count_params() + np.prod(module.embeddings.shape))
-      return _finish(result, *accuracies, train_seconds, self.batch_size, started)
+      return _finish(result, *accuracies, train_seconds, self.batch_size, self.reward_exponent,
+                     started)
     except Exception as e:  # pylint: disable=broad-except
       return _failed(result, f'{type(e).__name__}: {e}', started)

@@ -1,4 +1,9 @@
-"""What build_data reports: task sizes and classes; module sizes, OOV rates and probes.
+"""What build_data reports: task sizes and classes; module sizes, OOV rates and probes;
+checksums of every task split and module.
+
+Checksums are of contents (texts and labels; vocabulary and vector values), not of
+files, so two builds of the same data agree whatever their file bytes; run.json records
+them, so two runs that did not use the same data show it.
 
 The linear probe is scikit-learn's logistic regression (C=1, standardised features) on
 frozen sentence vectors of the training split, scored on the validation split: a quick
@@ -6,6 +11,7 @@ measure of how much a module's vectors say about a task before any child is trai
 Per (module, task) results are cached in DATA_DIR/cache/summary, keyed by the module's
 build info and the task's fingerprint, so a second build_data run is fast.
 """
+import functools
 import hashlib
 import json
 import os
@@ -29,7 +35,44 @@ def task_summary(name, data_dir):
     splits[split] = len(data)
     class_counts[split] = np.bincount(data.labels, minlength=task.num_classes).tolist()
   return dict(splits=splits, num_classes=task.num_classes, language=task.language,
-              class_counts=class_counts, **task.skipped(data_dir))
+              class_counts=class_counts, checksums=split_checksums(name, data_dir),
+              **task.skipped(data_dir))
+
+
+def split_checksums(name, data_dir):
+  """split -> sha256 (16 hex digits) of a task split's texts and labels."""
+  checksums = {}
+  for split in task_registry.SPLITS:
+    data = task_registry.load_split(name, split, data_dir)
+    digest = hashlib.sha256('\0'.join(data.texts).encode())
+    digest.update(np.asarray(data.labels, np.int64).tobytes())
+    checksums[split] = digest.hexdigest()[:16]
+  return checksums
+
+
+def module_checksum(handle):
+  """sha256 (16 hex digits) of a local module's assets and variable values; a URL handle,
+  whose contents TF-Hub versions, stands for itself."""
+  if not os.path.isdir(handle):
+    return handle
+  index = os.path.join(handle, 'variables', 'variables.index')
+  return _module_checksum(handle, os.path.getmtime(index) if os.path.exists(index) else 0)
+
+
+@functools.lru_cache(maxsize=None)
+def _module_checksum(path, unused_mtime):  # a rebuilt module has a new mtime
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  digest = hashlib.sha256()
+  assets = os.path.join(path, 'assets')
+  for name in sorted(os.listdir(assets)) if os.path.isdir(assets) else ():
+    with open(os.path.join(assets, name), 'rb') as f:
+      digest.update(f.read())
+  reader = tf.train.load_checkpoint(os.path.join(path, 'variables', 'variables'))
+  for name in sorted(reader.get_variable_to_shape_map()):
+    if not name.startswith('_CHECKPOINTABLE_OBJECT_GRAPH'):
+      digest.update(name.encode())
+      digest.update(reader.get_tensor(name).tobytes())
+  return digest.hexdigest()[:16]
 
 
 def _embed(module, texts):

@@ -1,16 +1,17 @@
 """Random search: configs drawn uniformly, with the controller's interface.
 
-The baseline every comparison needs; the runner uses it instead of `learner.MNMSAgent`
-with the gin binding `search.controller = 'random'`. Its only state is the RNG, which
+The baseline every comparison needs; the runner uses it instead of `agent.MNMSAgent`
+with the gin binding `ControllerFactory.kind = 'random'`. Its only state is the RNG, which
 is checkpointed like the agent's so that a resumed random search samples the same configs.
 """
 import numpy as np
 import tensorflow as tf
 
-from mnms_tf import learner
+from mnms_tf import errors
 
 
 class RandomSampler(tf.Module):
+  """A `controller.Controller` that learns nothing."""
 
   def __init__(self, task_names, sizes, seed=0):
     super().__init__(name='random_sampler')
@@ -20,7 +21,7 @@ class RandomSampler(tf.Module):
 
   def task_index(self, name):
     if name not in self.task_names:
-      raise learner.ControllerError(f'Task {name!r} is not one of {self.task_names}')
+      raise errors.ControllerError(f'Task {name!r} is not one of {self.task_names}')
     return self.task_names.index(name)
 
   def sample(self, tasks):

@@ -5,12 +5,10 @@ controller. Each task keeps its newest `capacity` entries (a ring). Sampling pic
 uniformly among those with entries, then an entry of that task uniformly, so that a task
 with cheap children does not crowd out the others.
 """
-import gin
 import numpy as np
 import tensorflow as tf
 
 
-@gin.configurable(denylist=['num_tasks', 'num_actions'])
 class ReplayBank(tf.Module):
   """(task, actions, reward, behaviour log-probability, iteration) entries, per task."""
 

@@ -3,6 +3,12 @@
 The controller sees a config as one action index per parameter, in this order. Values
 are reconstructed (our copy of the paper lost its numbers) and all rebindable in gin:
 `SearchSpace.choices = {...}`.
+
+Some parameters cannot affect a child in some configs: the units per layer of a net with
+no hidden layer. `SearchSpace.inactive` says so as data (parameter -> (the parameter it
+depends on, the values that make it irrelevant)); the canonical form of a config sets such
+parameters to None, and the config hash is that of the canonical form, so the trial
+store and `search.reuse_evaluated` treat configs that train the same child as one.
 """
 import hashlib
 import json
@@ -21,6 +27,7 @@ DEFAULT_CHOICES = {
     'iterations': (100, 500, 1000, 2000),
     'regularization': (0.0, 1e-4, 1e-3, 1e-2),
 }
+DEFAULT_INACTIVE = {'nnodes': ('nlayers', (0,))}
 
 
 class InvalidConfigError(errors.UserError, ValueError):
@@ -39,11 +46,19 @@ def _same(a, b):
 class SearchSpace:
   """Ordered discrete choices; converts between configs and controller actions."""
 
-  def __init__(self, choices=None):
+  def __init__(self, choices=None, inactive=None):
     self.choices = {k: tuple(v) for k, v in (choices or DEFAULT_CHOICES).items()}
     for key, values in self.choices.items():
       if not values:
         raise InvalidConfigError(f'Search-space parameter {key!r} has no choices')
+    self.inactive = {k: (on, tuple(values))
+                     for k, (on, values) in (DEFAULT_INACTIVE if inactive is None else
+                                             inactive).items()}
+
+  def describe(self):
+    """Plain data that rebuilds this space: SearchSpace(**space.describe())."""
+    return {'choices': {k: list(v) for k, v in self.choices.items()},
+            'inactive': {k: [on, list(values)] for k, (on, values) in self.inactive.items()}}
 
   @property
   def keys(self):
@@ -88,6 +103,18 @@ class SearchSpace:
         raise InvalidConfigError(f'Action {action} for {key} is outside [0, {size})')
     return {k: self.choices[k][a] for k, a in zip(self.keys, actions)}
 
+  def canonical(self, config):
+    """`config` with every parameter that cannot affect the child set to None."""
+    config = dict(config)
+    for key, (on, values) in self.inactive.items():
+      if key in config and any(_same(config.get(on), v) for v in values):
+        config[key] = None
+    return config
+
+  def config_hash(self, config):
+    """A short stable id of the child a config trains, for dedupe and joins across runs."""
+    return hashlib.sha256(to_json(self.canonical(config)).encode()).hexdigest()[:16]
+
   def sample(self, rng):
     """A uniformly random config; `rng` is a numpy Generator."""
     return self.to_config([rng.integers(size) for size in self.sizes])
@@ -106,6 +133,6 @@ def from_json(text, space=None):
   return (space or SearchSpace()).validate(config)
 
 
-def config_hash(config):
-  """A short stable id of a config, for dedupe and joins across runs."""
-  return hashlib.sha256(to_json(config).encode()).hexdigest()[:16]
+def config_hash(config, space=None):
+  """`SearchSpace.config_hash` in the space bound in gin (or `space`)."""
+  return (space or SearchSpace()).config_hash(config)

@@ -1,43 +1,84 @@
-"""Synthetic multitask rewards: drive the controller without training a single child.
+"""Synthetic children: drive a controller through the real runner without training one.
 
-Each task has a target config, one action per search-space parameter. Two reward shapes:
-- `match_reward`: the fraction of parameters equal to the target's, cubed. Every
-  parameter counts the same and there is no noise: the easiest possible search.
-- `AccuracyLikeReward`: an accuracy between chance and a ceiling, with parameters of
-  unequal importance (the embedding matters most, l2 least) and evaluation noise, cubed:
-  the regime of real children, where some choices barely move the reward.
-The tests and the controller benchmarks use them; they are also a quick sanity check of a
-controller setting before a search spends hours of children on it.
+Each task has a target config, one action per search-space parameter; a child's
+"accuracy" says how close its config is to the target. Two shapes:
+- `match_accuracy`: the fraction of parameters equal to the target's. Every parameter
+  counts the same and there is no noise: the easiest possible search.
+- `AccuracyLike`: an accuracy between chance and a ceiling, with parameters of unequal
+  importance (the embedding matters most, l2 least) and evaluation noise seeded by the
+  child's seed: the regime of real children, where some choices barely move the reward.
+The reward is the accuracy cubed, as for real children. `SyntheticChildren` is an
+evaluator (mnms_tf/evaluators.py), so these searches go through the runner, its trial
+store, checkpoints and resume. The tests and the controller benchmarks use them; they are
+also a quick sanity check of a controller setting before hours of children are spent.
 """
-import gin
 import numpy as np
 
+from mnms_tf import child
+from mnms_tf import errors
+from mnms_tf import search_space
 
-def match_reward(target, actions):
-  """Rewards [B] of actions [B, K] for a task whose best config is `target` [K]."""
-  return np.mean(np.asarray(actions) == np.asarray(target)[None, :], axis=1) ** 3
+
+def match_accuracy(target, actions, seed):
+  """The fraction of `actions` [K] equal to `target` [K]."""
+  del seed  # no noise
+  return float(np.mean(np.asarray(actions) == np.asarray(target)))
 
 
-@gin.configurable
-class AccuracyLikeReward:
-  """(chance + (ceiling - chance) * importance-weighted match + noise) ** 3, clipped to [0, 1].
+class AccuracyLike:
+  """chance + (ceiling - chance) * importance-weighted match + noise, clipped to [0, 1].
 
   Default importances follow the search space's order (embedding, trainable, nlayers,
   nnodes, learning_rate, iterations, regularization).
   """
 
   def __init__(self, importance=(4.0, 1.0, 1.0, 0.5, 2.0, 1.0, 0.5), chance=0.5, ceiling=0.9,
-               noise=0.01, seed=0):
+               noise=0.01):
     self.importance = np.asarray(importance, np.float64)
     self.chance, self.ceiling, self.noise = chance, ceiling, noise
-    self.rng = np.random.default_rng(seed)
 
-  def __call__(self, target, actions):
-    matches = np.asarray(actions) == np.asarray(target)[None, :]
+  def __call__(self, target, actions, seed):
+    matches = np.asarray(actions) == np.asarray(target)
     accuracy = self.chance + (self.ceiling - self.chance) * (
         matches @ self.importance / self.importance.sum())
-    accuracy += self.rng.normal(0.0, self.noise, size=accuracy.shape)
-    return np.clip(accuracy, 0.0, 1.0) ** 3
+    accuracy += np.random.default_rng(seed).normal(0.0, self.noise)
+    return float(np.clip(accuracy, 0.0, 1.0))
+
+  def __repr__(self):
+    return (f'AccuracyLike(importance={self.importance.tolist()}, chance={self.chance}, '
+            f'ceiling={self.ceiling}, noise={self.noise})')
+
+
+class SyntheticChildren:
+  """An evaluator whose children score `accuracy(target, actions, seed)` in no time."""
+
+  def __init__(self, targets, accuracy=match_accuracy, reward_exponent=3.0, space=None):
+    self.targets = {task: [int(a) for a in target] for task, target in targets.items()}
+    self.accuracy = accuracy
+    self.reward_exponent = reward_exponent
+    self.space = space or search_space.SearchSpace()
+
+  def check_tasks(self, tasks):
+    unknown = [t for t in tasks if t not in self.targets]
+    if unknown:
+      raise errors.UserError(f'No synthetic target for tasks {unknown}')
+
+  def describe(self, tasks, space):
+    del space
+    return {'kind': 'synthetic', 'targets': {t: self.targets[t] for t in tasks},
+            'accuracy': getattr(self.accuracy, '__name__', repr(self.accuracy)),
+            'reward_exponent': self.reward_exponent}
+
+  def run(self, jobs):
+    for index, (task, config, seed) in enumerate(jobs):
+      accuracy = self.accuracy(self.targets[task], self.space.to_actions(config), seed)
+      yield index, child.ChildResult(
+          task=task, config=config, config_hash=self.space.config_hash(config), seed=seed,
+          val_accuracy=accuracy, test_accuracy=accuracy,
+          reward=accuracy ** self.reward_exponent), 'synthetic'
+
+  def close(self):
+    pass
 
 
 def is_solved(agent, task, target, min_probability=0.9):
@@ -48,37 +89,30 @@ def is_solved(agent, task, target, min_probability=0.9):
           min(p[a] for p, a in zip(probabilities, target)) >= min_probability)
 
 
-def search(agent, targets, max_samples, batch_size=8, check_every=5, seed=0,
-           reward=match_reward, mean_reward_target=None):
-  """Searches like the runner: each iteration one task, drawn uniformly, gets a batch.
+def solved(targets, check_every=5):
+  """A `runner.Budget.until`: every task of `targets` `is_solved`, checked every
+  `check_every` iterations (a check costs several iterations' time)."""
+  def until(controller, store, iterations):
+    del store
+    return iterations % check_every == 0 and all(
+        is_solved(controller, task, target) for task, target in targets.items())
+  return until
 
-  `targets` maps task name -> target actions; `reward(target, actions)` scores a batch.
-  Returns the number of samples after which every task was done, or None within
-  `max_samples`. Done means `is_solved` (checked every `check_every` iterations) or, with
-  `mean_reward_target`, that the task's last `check_every` batches averaged at least that
-  reward: the controller samples good models (what the paper's figures plot).
-  """
-  rng = np.random.default_rng(seed)
-  names = list(targets)
-  recent = {name: [] for name in names}
-  samples = 0
-  for iteration in range(max_samples // batch_size):
-    name = names[rng.integers(len(names))]
-    tasks = [agent.task_index(name)] * batch_size
-    actions, log_probabilities = agent.sample(tasks)
-    rewards = reward(targets[name], actions)
-    recent[name] = (recent[name] + [np.mean(rewards)])[-check_every:]
-    agent.observe(tasks, actions, rewards, log_probabilities, iteration)
-    agent.train()
-    samples += batch_size
-    if mean_reward_target is not None:
-      if all(len(r) == check_every and np.mean(r) >= mean_reward_target
-             for r in recent.values()):
-        return samples
-    elif (iteration + 1) % check_every == 0 and all(
-        is_solved(agent, n, t) for n, t in targets.items()):
-      return samples
-  return None
+
+def sampling_good_models(tasks, mean_reward, last=5):
+  """A `runner.Budget.until`: each task's last `last` iterations averaged at least
+  `mean_reward`: the controller samples good models (what the paper's figures plot)."""
+  def until(controller, store, iterations):
+    del controller, iterations
+    for task in tasks:
+      rewards = {}
+      for row in store.trials(task=task):
+        rewards.setdefault(row['iteration'], []).append(row['reward'])
+      recent = [np.mean(r) for _, r in sorted(rewards.items())[-last:]]
+      if len(recent) < last or np.mean(recent) < mean_reward:
+        return False
+    return True
+  return until
 
 
 def example_targets(sizes):

@@ -1,20 +1,30 @@
-"""Trains an iteration's children on N processes, each with its own TF state and caches.
+"""Trains an iteration's children on N worker processes, each with its own TF state and caches.
 
-`concurrent.futures.ProcessPoolExecutor` with spawned (not forked: TF's threads do not
-survive a fork) workers. Each worker parses the search's gin config, sets TF to
-`cores // N` threads, and keeps one `child.ChildTrainer`, so module loads, cached
-sentence vectors and traced training loops are reused across the children it trains.
-With N = 1 children train in the calling process instead, with no pool at all.
+Workers are spawned (not forked: TF's threads do not survive a fork) when the first job
+comes. Each parses the search's gin config, sets TF to `cores // N` threads and keeps one
+`child.ChildTrainer`, so module loads, cached sentence vectors and traced training loops
+are reused across the children it trains, one at a time.
+
+A child whose worker dies (SIGKILL, out of memory, a crash in a TF kernel) or that runs
+past `child_timeout_seconds` becomes a failed result and a new worker takes the next job.
+The pool is written by hand because `concurrent.futures` can neither tell which job killed
+a worker (the whole executor breaks) nor stop a task that hangs.
 """
-import concurrent.futures
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import threading
 import time
 
+from absl import logging
 import gin
+import tensorflow as tf
 
-_trainer = None  # the worker process's ChildTrainer
+from mnms_tf import child
+
+_READY = 'ready'  # what a worker sends once it can train; otherwise why it could not start
+_STOP_SECONDS = 5.0  # how long a worker that should exit gets before it is killed
 
 
 def _default_threads(num_workers):
@@ -28,64 +38,169 @@ def _exit_with_parent(parent_pid):
   os._exit(1)  # pylint: disable=protected-access
 
 
-def _init_worker(parent_pid, gin_config, data_dir, threads):
-  global _trainer
+def _work(connection, parent_pid, gin_config, data_dir, threads):
+  """A worker process: says whether it could start, then trains each job it is sent."""
   threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  tf.config.threading.set_intra_op_parallelism_threads(threads)
-  tf.config.threading.set_inter_op_parallelism_threads(threads)
-  gin.parse_config(gin_config)
-  from mnms_tf import child  # pylint: disable=g-import-not-at-top
-  _trainer = child.ChildTrainer(data_dir=data_dir)
+  try:
+    tf.config.threading.set_intra_op_parallelism_threads(threads)  # before any op
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    gin.parse_config(gin_config)
+    trainer = child.ChildTrainer(data_dir=data_dir)
+  except Exception as e:  # pylint: disable=broad-except
+    connection.send(f'{type(e).__name__}: {e}')
+    return
+  connection.send(_READY)
+  for task, config, seed in iter(connection.recv, None):
+    connection.send(trainer.train(task, config, seed))
 
 
-def _train(task, config, seed):
-  return _trainer.train(task, config, seed), f'worker-{os.getpid()}'
+def _how_it_exited(exitcode):
+  if exitcode is not None and exitcode < 0:
+    try:
+      return f'killed by signal {signal.Signals(-exitcode).name}'
+    except ValueError:
+      return f'killed by signal {-exitcode}'
+  return f'exit code {exitcode}'
 
 
+class _Worker:
+  """A worker process, the parent's end of its pipe, and the job it trains if any."""
+
+  def __init__(self, context, args):
+    self.connection, their_end = context.Pipe()
+    self.process = context.Process(target=_work, args=(their_end, *args), daemon=True)
+    self.process.start()
+    their_end.close()
+    self.name = f'worker-{self.process.pid}'
+    self.started = False  # whether it said it can train
+    self.job = None  # (index, (task, config, seed)) while it has one
+    self.since = None  # when its child (or its start-up) began, time.monotonic()
+
+  def give(self, index, job):
+    self.job, self.since = (index, job), time.monotonic()
+    try:
+      self.connection.send(job)
+    except OSError:
+      pass  # it has died: its sentinel tells
+
+  def receive(self):
+    """What it sent, or None if it has gone."""
+    try:
+      return self.connection.recv() if self.connection.poll() else None
+    except (EOFError, OSError):
+      return None
+
+  def stop(self, timeout):
+    """Asks it to exit and kills it if it has not within `timeout` seconds."""
+    try:
+      self.connection.send(None)
+    except OSError:
+      pass
+    self.process.join(timeout)
+    self.process.kill()  # a no-op once it has exited
+    self.process.join()
+    self.connection.close()
+
+
+@gin.configurable(denylist=['num_workers', 'data_dir', 'gin_config'])
 class ChildPool:
-  """`run(jobs)` yields (job index, ChildResult, worker name) as children finish.
+  """`run(jobs)` trains children on `num_workers` processes; a fault fails one child only.
 
-  Worker processes start with the first job, so a pool that gets none costs nothing.
+  `gin_config` is what workers parse (by default the caller's config at construction).
   """
 
-  def __init__(self, num_workers, data_dir):
+  def __init__(self, num_workers, data_dir, gin_config=None, child_timeout_seconds=1800.0):
+    if int(num_workers) < 1:
+      raise ValueError(f'ChildPool needs num_workers >= 1, got {num_workers!r}')
     self.num_workers = int(num_workers)
-    if self.num_workers < 1:
-      raise ValueError(f'num_workers must be >= 1, got {num_workers}')
     self.data_dir = data_dir
-    self._trainer = None
-    self._executor = None
+    self.gin_config = gin.config_str() if gin_config is None else gin_config
+    self.child_timeout_seconds = float(child_timeout_seconds)
+    self._context = multiprocessing.get_context('spawn')
+    self._workers = []  # live ones, with or without a job
 
-  def _start(self):
-    if self.num_workers == 1:
-      from mnms_tf import child  # pylint: disable=g-import-not-at-top
-      self._trainer = child.ChildTrainer(data_dir=self.data_dir)
-    else:
-      self._executor = concurrent.futures.ProcessPoolExecutor(
-          self.num_workers, mp_context=multiprocessing.get_context('spawn'),
-          initializer=_init_worker,
-          initargs=(os.getpid(), gin.config_str(), self.data_dir,
-                    _default_threads(self.num_workers)))
+  def worker_pids(self):
+    """The live workers' process ids, to watch or signal them."""
+    return [w.process.pid for w in self._workers if w.process.is_alive()]
 
   def run(self, jobs):
-    """`jobs` is a list of (task, config, seed)."""
-    if jobs and self._trainer is None and self._executor is None:
-      self._start()
-    if self._executor is None:
-      for index, (task, config, seed) in enumerate(jobs):
-        yield index, self._trainer.train(task, config, seed), 'main'
-      return
-    futures = {self._executor.submit(_train, *job): index for index, job in enumerate(jobs)}
-    for future in concurrent.futures.as_completed(futures):
-      result, worker = future.result()
-      yield futures[future], result, worker
+    """Yields (job index, child.ChildResult, worker name) as children finish, for `jobs`
+    [(task, config, seed)]. A child whose worker died or that timed out is a failed result."""
+    pending = list(enumerate(jobs))[::-1]
+    busy = []
+    try:
+      while pending or busy:
+        while pending and len(busy) < self.num_workers:
+          worker = self._idle_worker()
+          worker.give(*pending.pop())
+          busy.append(worker)
+        deadline = min(w.since for w in busy) + self.child_timeout_seconds
+        ready = multiprocessing.connection.wait(
+            [w.connection for w in busy] + [w.process.sentinel for w in busy],
+            timeout=max(0.0, deadline - time.monotonic()))
+        for worker in list(busy):
+          index = worker.job[0]
+          result = self._outcome(worker, ready)
+          if result is not None:
+            busy.remove(worker)
+            yield index, result, worker.name
+    finally:
+      for worker in busy:  # the caller stopped early: their children are not wanted
+        self._remove(worker, timeout=0.0)
+
+  def _idle_worker(self):
+    """A live worker without a job, or a new one."""
+    for worker in [w for w in self._workers if w.job is None]:
+      if worker.process.is_alive():
+        return worker
+      self._remove(worker, timeout=0.0)
+      logging.warning('Idle %s died (%s); starting another', worker.name,
+                      _how_it_exited(worker.process.exitcode))
+    worker = _Worker(self._context, (os.getpid(), self.gin_config, self.data_dir,
+                                     _default_threads(self.num_workers)))
+    self._workers.append(worker)
+    return worker
+
+  def _outcome(self, worker, ready):
+    """The ChildResult of the worker's job once it is done or failed, else None. A worker
+    that died, could not start or ran past the timeout is removed."""
+    _, (task, config, seed) = worker.job
+    seconds = time.monotonic() - worker.since
+    if worker.connection in ready or worker.process.sentinel in ready:
+      message = worker.receive()
+      if isinstance(message, child.ChildResult):
+        worker.job = None
+        return message
+      if message == _READY:
+        worker.started, worker.since = True, time.monotonic()
+        return None
+      self._remove(worker, timeout=_STOP_SECONDS)  # it is exiting: let it give its exit code
+      pid = worker.process.pid
+      if message is None:
+        message = (f'worker process {pid} died ({_how_it_exited(worker.process.exitcode)}) '
+                   f'while {"training this child" if worker.started else "starting"}')
+      else:
+        message = f'worker process {pid} could not start: {message}'
+    elif seconds > self.child_timeout_seconds:
+      self._remove(worker, timeout=0.0)
+      limit = f'{self.child_timeout_seconds:g}'
+      message = f'timed out after {limit} s (ChildPool.child_timeout_seconds = {limit})'
+      if not worker.started:
+        message += ' while its worker was starting'
+    else:
+      return None
+    return child.failed_result(task, config, seed, message, seconds)
+
+  def _remove(self, worker, timeout):
+    worker.stop(timeout)
+    if worker in self._workers:
+      self._workers.remove(worker)
 
   def close(self):
-    if self._executor is not None:
-      self._executor.shutdown(wait=True, cancel_futures=True)
-      self._executor = None
+    """Stops the workers: idle ones exit, busy ones (children no longer wanted) are killed."""
+    while self._workers:
+      worker = self._workers[-1]
+      self._remove(worker, timeout=0.0 if worker.job else _STOP_SECONDS)
 
   def __enter__(self):
     return self

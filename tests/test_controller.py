@@ -1,14 +1,18 @@
-"""The MNMS controller on synthetic rewards (no child is trained): multitask, on-policy,
-transfer, checkpoints, and the replay bank."""
+"""The MNMS controller on synthetic children (no child is trained), through the real
+runner, trial store and checkpoints: multitask, on-policy, critic, transfer, resume; and
+the agent, networks and replay bank as units."""
 import gin
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from mnms_tf import agent as agent_lib
 from mnms_tf import controller
-from mnms_tf import learner
+from mnms_tf import networks
 from mnms_tf import replay
+from mnms_tf import runner
 from mnms_tf import search_space
+from mnms_tf import store as store_lib
 from mnms_tf import synthetic
 
 SIZES = search_space.SearchSpace().sizes
@@ -18,73 +22,144 @@ SEEDS = (0, 1, 2)
 BUDGET = 3200  # samples: 400 iterations of 8
 
 
+def _search(root_dir, targets, max_samples, seed=0, accuracy=synthetic.match_accuracy,
+            until=None, init_from=None, checkpoint_every=100, **settings):
+  """A synthetic search through the runner; returns (its summary, samples to `until`, or
+  None if the budget ran out first). `until` defaults to every task solved."""
+  summary = runner.search(
+      str(root_dir), runner.Budget(children=max_samples,
+                                   until=until or synthetic.solved(targets)),
+      synthetic.SyntheticChildren(targets, accuracy), tasks=list(targets),
+      create_controller=controller.ControllerFactory(agent=agent_lib.AgentSettings(**settings)),
+      seed=seed, init_from=init_from and str(init_from), checkpoint_every=checkpoint_every)
+  return summary, summary['children'] if summary['stopped_by'] == 'until' else None
+
+
 @pytest.fixture(scope='module')
-def pretrained():
-  """seed -> (agent trained on tasks a and b, samples it needed to solve both or None)."""
-  agents = {}
+def pretrained(tmp_path_factory):
+  """seed -> (run directory of a search on tasks a and b, its agent, samples it needed to
+  solve both or None)."""
+  runs = {}
   for seed in SEEDS:
-    agent = learner.MNMSAgent(['a', 'b'], SIZES, seed=seed)
-    agents[seed] = agent, synthetic.search(
-        agent, {'a': TARGET_A, 'b': TARGET_B}, BUDGET, seed=seed)
-  return agents
+    root = tmp_path_factory.mktemp(f'pretrained_{seed}')
+    summary, samples = _search(root, {'a': TARGET_A, 'b': TARGET_B}, BUDGET, seed=seed)
+    runs[seed] = root, summary['controller'], samples
+  return runs
 
 
 def test_off_policy_controller_learns_a_different_best_config_per_task(pretrained):
-  for seed, (agent, samples) in pretrained.items():
+  for seed, (root, agent, samples) in pretrained.items():
     assert samples is not None, f'seed {seed}: tasks a and b not solved in {BUDGET} samples'
     assert agent.greedy('a') == TARGET_A and agent.greedy('b') == TARGET_B
     for task, target in (('a', TARGET_A), ('b', TARGET_B)):
-      table = learner.probability_table(agent, task, num_samples=500)
+      table = agent_lib.probability_table(agent, task, num_samples=500)
       assert [int(np.argmax(row)) for row in table] == target
+    with store_lib.TrialStore(str(root), read_only=True) as store:
+      assert store.count() == samples
 
 
 @pytest.mark.filterwarnings('ignore:Gradients do not exist')
-def test_without_the_task_embedding_the_tasks_cannot_be_told_apart():
-  gin.bind_parameter('ControllerNetwork.use_task_embedding', False)
-  agent = learner.MNMSAgent(['a', 'b'], SIZES, seed=0)
-  assert synthetic.search(agent, {'a': TARGET_A, 'b': TARGET_B}, BUDGET // 4) is None
+def test_without_the_task_embedding_the_tasks_cannot_be_told_apart(tmp_path):
+  gin.bind_parameter('NetworkSettings.use_task_embedding', False)
+  summary, samples = _search(tmp_path, {'a': TARGET_A, 'b': TARGET_B}, BUDGET // 4)
+  assert samples is None
+  agent = summary['controller']
   for got_a, got_b in zip(agent.step_probabilities('a', TARGET_A),
                           agent.step_probabilities('b', TARGET_A)):
     np.testing.assert_array_equal(got_a, got_b)
 
 
-def test_on_policy_reinforce_learns_a_single_task():
+def test_on_policy_reinforce_learns_a_single_task(tmp_path):
   for seed in SEEDS:
-    agent = learner.MNMSAgent(['a'], SIZES, mode=learner.ON_POLICY, seed=seed)
-    assert synthetic.search(agent, {'a': TARGET_C}, BUDGET, seed=seed) is not None, seed
-    assert agent.greedy('a') == TARGET_C
+    summary, samples = _search(tmp_path / str(seed), {'a': TARGET_C}, BUDGET, seed=seed,
+                               mode=agent_lib.ON_POLICY)
+    assert samples is not None, seed
+    assert summary['controller'].greedy('a') == TARGET_C
 
 
-def test_transferred_controller_learns_a_related_new_task(pretrained):
-  for seed, (agent, _) in pretrained.items():
-    new = agent.with_new_tasks(['c'], seed=seed)
-    assert synthetic.search(new, {'c': TARGET_C}, BUDGET, seed=seed) is not None, seed
-    assert new.greedy('c') == TARGET_C
+def test_critic_advantage_trains_the_critic_and_learns_a_task(tmp_path):
+  summary, samples = _search(tmp_path, {'a': TARGET_C}, BUDGET, advantage='critic')
+  assert samples is not None
+  reader = tf.train.load_checkpoint(str(tmp_path / 'checkpoints'))
+  assert any(name.startswith('controller/critic/') for name in reader.get_variable_to_shape_map())
+  tags = _scalar_tags(tmp_path)
+  assert 'controller/critic_loss' in tags and 'controller/baseline/a' in tags
 
 
-def test_transfer_samples_good_models_sooner_than_a_search_from_scratch():
+def test_the_default_agent_has_no_critic(pretrained):
+  root, agent, _ = pretrained[0]
+  assert agent.critic is None
+  reader = tf.train.load_checkpoint(str(root / 'checkpoints'))
+  assert not any('critic' in name for name in reader.get_variable_to_shape_map())
+  assert 'controller/critic_loss' not in _scalar_tags(root)
+
+
+def _scalar_tags(root):
+  tags = set()
+  for name in (root / 'tensorboard').iterdir():
+    for event in tf.compat.v1.train.summary_iterator(str(name)):
+      tags.update(v.tag for v in event.summary.value)
+  return tags
+
+
+def test_transferred_controller_learns_a_related_new_task(pretrained, tmp_path):
+  for seed, (root, _, _) in pretrained.items():
+    summary, samples = _search(tmp_path / str(seed), {'c': TARGET_C}, BUDGET, seed=seed,
+                               init_from=root)
+    assert samples is not None, seed
+    assert summary['controller'].task_names == ['a', 'b', 'c']
+    assert summary['controller'].greedy('c') == TARGET_C
+
+
+def test_transfer_samples_good_models_sooner_than_a_search_from_scratch(tmp_path):
   """The paper's claim, measured as the paper does (sampled-model reward), on rewards shaped
   like real ones. Not claimed: that the policy itself converges sooner on the noise-free
   match reward; there it does not (README, benchmarks/controller_transfer.py)."""
+  accuracy = synthetic.AccuracyLike()
+  good = synthetic.sampling_good_models(['c'], mean_reward=0.62)
   transferred, scratch = [], []
   for seed in SEEDS:
-    agent = learner.MNMSAgent(['a', 'b'], SIZES, seed=seed)
-    synthetic.search(agent, {'a': TARGET_A, 'b': TARGET_B}, 4800, seed=seed,
-                     reward=synthetic.AccuracyLikeReward(seed=seed))
-    for new, samples in ((agent.with_new_tasks(['c'], seed=seed), transferred),
-                         (learner.MNMSAgent(['c'], SIZES, seed=seed), scratch)):
-      samples.append(synthetic.search(new, {'c': TARGET_C}, 3200, seed=seed,
-                                      reward=synthetic.AccuracyLikeReward(seed=seed),
-                                      mean_reward_target=0.62) or 3200)
+    pretrained_dir = tmp_path / f'pretrained_{seed}'
+    _search(pretrained_dir, {'a': TARGET_A, 'b': TARGET_B}, 4800, seed=seed,
+            accuracy=accuracy)
+    for samples, init_from in ((transferred, pretrained_dir), (scratch, None)):
+      _, done = _search(tmp_path / f'c_{seed}_{bool(init_from)}', {'c': TARGET_C}, 3200,
+                        seed=seed, accuracy=accuracy, until=good, init_from=init_from)
+      samples.append(done or 3200)
   assert np.mean(transferred) < np.mean(scratch), (transferred, scratch)
 
 
+def test_a_damaged_newest_checkpoint_falls_back_and_the_search_resumes_exactly(tmp_path,
+                                                                               caplog):
+  """A search stopped at iteration 77 (checkpoints 25, 50, 75, 77), its newest checkpoint
+  damaged, then resumed: it restores 75, replays 75 and 76 from the store, and ends with
+  the trials and controller of one uninterrupted search."""
+  targets = {'a': TARGET_A, 'b': TARGET_B}
+  never = lambda *_: False  # pylint: disable=unnecessary-lambda-assignment
+  whole, _ = _search(tmp_path / 'whole', targets, 8 * 130, until=never)
+  _search(tmp_path / 'resumed', targets, 8 * 77, until=never, checkpoint_every=25)
+  newest = tf.train.latest_checkpoint(str(tmp_path / 'resumed' / 'checkpoints'))
+  assert newest.endswith('-77')
+  data, = (tmp_path / 'resumed' / 'checkpoints').glob('ckpt-77.data*')
+  data.write_bytes(b'damaged' * 100)
+  resumed, _ = _search(tmp_path / 'resumed', targets, 8 * 130, until=never)
+  assert 'Restored the search state from the older checkpoint' in caplog.text
+  assert 'ckpt-75' in caplog.text
+  rows = []
+  for name in ('whole', 'resumed'):
+    with store_lib.TrialStore(str(tmp_path / name), read_only=True) as store:
+      rows.append([(r['iteration'], r['slot'], r['task'], r['config'], r['reward'])
+                   for r in store.trials()])
+  assert len(rows[0]) == 8 * 130 and rows[0] == rows[1]
+  for got, expected in zip(resumed['controller'].actor.weights, whole['controller'].actor.weights):
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+
+
 def test_transfer_keeps_every_weight_but_the_new_task_embedding(pretrained):
-  agent, _ = pretrained[0]
+  _, agent, _ = pretrained[0]
   new = agent.with_new_tasks(['c'], seed=7)
   assert new.task_names == ['a', 'b', 'c'] and new.replay.sizes().sum() == 0
-  for old_net, new_net in ((agent.actor, new.actor), (agent.sampler, new.sampler),
-                           (agent.critic, new.critic)):
+  for old_net, new_net in ((agent.actor, new.actor), (agent.sampler, new.sampler)):
     for old_weight, new_weight in zip(old_net.weights, new_net.weights):
       if old_weight is old_net.task_embeddings:
         np.testing.assert_array_equal(new_weight.numpy()[:2], old_weight.numpy())
@@ -93,16 +168,20 @@ def test_transfer_keeps_every_weight_but_the_new_task_embedding(pretrained):
         np.testing.assert_array_equal(new_weight.numpy(), old_weight.numpy())
   assert new.greedy('a') == TARGET_A
   # The shared weights' Adam state is kept; the grown embedding table's starts afresh.
-  for name in ('actor_shared', 'critic_shared'):
+  for name in ('actor_shared',):
     for old_slot, new_slot in zip(agent.optimizers[name].variables,
                                   new.optimizers[name].variables):
       np.testing.assert_array_equal(new_slot.numpy(), old_slot.numpy())
   assert int(new.optimizers['actor_shared'].iterations) > 0
   assert int(new.optimizers['actor_task_embeddings'].iterations) == 0
-  fresh = agent.with_new_tasks(['c'], keep_optimizer_state=False)
+  fresh = agent.with_new_tasks(
+      ['c'], settings=agent_lib.AgentSettings(keep_optimizer_state=False))
   assert int(fresh.optimizers['actor_shared'].iterations) == 0
-  with pytest.raises(learner.ControllerError, match='already known'):
+  with pytest.raises(agent_lib.ControllerError, match='already known'):
     agent.with_new_tasks(['b'])
+  with pytest.raises(agent_lib.ControllerError, match='keeps its networks'):
+    agent.with_new_tasks(['c'], settings=agent_lib.AgentSettings(
+        network=networks.NetworkSettings(hidden_size=8)))
 
 
 def _run_iterations(agent, count, start):
@@ -111,18 +190,20 @@ def _run_iterations(agent, count, start):
   for iteration in range(start, start + count):
     task = iteration % 2
     actions, log_probabilities = agent.sample([task] * 4)
-    rewards = synthetic.match_reward([TARGET_A, TARGET_B][task], actions)
+    rewards = np.array([synthetic.match_accuracy([TARGET_A, TARGET_B][task], a, 0) ** 3
+                        for a in actions], np.float32)
     agent.observe([task] * 4, actions, rewards, log_probabilities, iteration)
     produced.append((actions, log_probabilities, agent.train()))
   return produced
 
 
-@pytest.mark.parametrize('mode', [learner.OFF_POLICY, learner.ON_POLICY])
+@pytest.mark.parametrize('mode', [agent_lib.OFF_POLICY, agent_lib.ON_POLICY])
 def test_restored_checkpoint_continues_exactly_like_the_original(tmp_path, mode):
-  original = learner.MNMSAgent(['a', 'b'], SIZES, mode=mode, seed=3)
+  settings = agent_lib.AgentSettings(mode=mode)
+  original = agent_lib.MNMSAgent(['a', 'b'], SIZES, settings, seed=3)
   _run_iterations(original, 6, start=0)
   path = original.checkpoint().write(str(tmp_path / 'ckpt'))
-  restored = learner.MNMSAgent(['a', 'b'], SIZES, mode=mode, seed=99)
+  restored = agent_lib.MNMSAgent(['a', 'b'], SIZES, settings, seed=99)
   restored.checkpoint().read(path).assert_consumed()
   expected, got = _run_iterations(original, 3, 6), _run_iterations(restored, 3, 6)
   for (actions, log_probabilities, losses), (actions2, log_probabilities2, losses2) in zip(
@@ -134,7 +215,7 @@ def test_restored_checkpoint_continues_exactly_like_the_original(tmp_path, mode)
 
 
 def test_sampled_log_probabilities_match_the_learners_view():
-  network = controller.ControllerNetwork(SIZES, num_tasks=2, seed=5)
+  network = networks.ControllerNetwork(SIZES, num_tasks=2, seed=5)
   tasks = tf.constant([0, 1, 1, 0, 1], tf.int32)
   seeds = tf.constant([[k, 1] for k in range(len(SIZES))], tf.int32)
   actions, log_probabilities = network.decode(tasks, seeds)
@@ -146,7 +227,7 @@ def test_sampled_log_probabilities_match_the_learners_view():
   np.testing.assert_allclose(log_probabilities.numpy(), expected, rtol=1e-5)
   for k, size in enumerate(SIZES):
     assert actions.numpy()[:, k].max() < size
-  critic = controller.ControllerNetwork(SIZES, num_tasks=2, head='value', seed=5)
+  critic = networks.ControllerNetwork(SIZES, num_tasks=2, head='value', seed=5)
   assert critic.unroll(tasks, actions).shape == (5, len(SIZES))
 
 
@@ -169,16 +250,28 @@ def test_replay_bank_keeps_the_newest_entries_per_task_and_samples_across_tasks(
 
 
 def test_bad_controller_settings_are_specific_errors():
-  with pytest.raises(learner.ControllerError, match='mode must be'):
-    learner.MNMSAgent(['a'], SIZES, mode='offpolicy')
-  with pytest.raises(learner.ControllerError, match='advantage must be'):
-    learner.MNMSAgent(['a'], SIZES, advantage='gae')
-  agent = learner.MNMSAgent(['a'], SIZES)
-  with pytest.raises(learner.ControllerError, match="'nope' is not one of"):
+  with pytest.raises(agent_lib.ControllerError, match='mode must be'):
+    agent_lib.AgentSettings(mode='offpolicy')
+  with pytest.raises(agent_lib.ControllerError, match='advantage must be'):
+    agent_lib.AgentSettings(advantage='gae')
+  with pytest.raises(agent_lib.ControllerError, match='kind must be one of'):
+    controller.ControllerFactory(kind='bayes')
+  agent = agent_lib.MNMSAgent(['a'], SIZES)
+  with pytest.raises(agent_lib.ControllerError, match="'nope' is not one of"):
     agent.greedy('nope')
-  with pytest.raises(learner.ControllerError, match='Nothing to train on'):
+  with pytest.raises(agent_lib.ControllerError, match='Nothing to train on'):
     agent.train()
   actions, log_probabilities = agent.sample([0, 0])
-  with pytest.raises(learner.ControllerError, match='finite'):
+  with pytest.raises(agent_lib.ControllerError, match='finite'):
     agent.observe([0, 0], actions, [0.5, float('nan')], log_probabilities, iteration=0)
   assert agent.replay.sizes().sum() == 0 and agent.baseline_counts.numpy()[0] == 0
+
+
+def test_controller_factory_round_trips_through_its_description():
+  factory = controller.ControllerFactory(agent=agent_lib.AgentSettings(
+      mode=agent_lib.ON_POLICY, entropy_weight=0.01,
+      network=networks.NetworkSettings(hidden_size=16)))
+  gin.bind_parameter('AgentSettings.entropy_weight', 0.5)  # the description wins over gin
+  assert controller.ControllerFactory.from_description(factory.describe()) == factory
+  random = controller.ControllerFactory(kind='random')
+  assert controller.ControllerFactory.from_description(random.describe()).kind == 'random'

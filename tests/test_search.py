@@ -19,7 +19,6 @@ from mnms_tf import child
 from mnms_tf import runner
 from mnms_tf import search_space
 from mnms_tf import store as store_lib
-from mnms_tf import workers
 from mnms_tf.tasks import registry as task_registry
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -153,22 +152,6 @@ def test_sigkill_at_any_moment_then_resume_loses_and_repeats_nothing(search_gin,
   rows = _rows(root)
   assert len({(r['iteration'], r['slot']) for r in rows}) == len(rows) == 24
   assert [_key(r) for r in rows] == [_key(r) for r in _rows(tmp_path / 'reference')]
-
-
-def test_parallel_workers_give_the_serial_results(search_gin):
-  _parse(search_gin)
-  space = search_space.SearchSpace()
-  rng = np.random.default_rng(0)
-  jobs = [(TASKS[i % 2], space.sample(rng), i) for i in range(6)]
-  with workers.ChildPool(1, data_dir=None) as pool:
-    serial = {index: result for index, result, _ in pool.run(jobs)}
-  with workers.ChildPool(2, data_dir=None) as pool:
-    parallel = {index: (result, worker) for index, result, worker in pool.run(jobs)}
-  assert all(worker.startswith('worker-') for _, worker in parallel.values())
-  for index in range(len(jobs)):
-    assert parallel[index][0].status == child.OK, parallel[index][0].message
-    assert parallel[index][0].val_accuracy == serial[index].val_accuracy
-    assert parallel[index][0].test_accuracy == serial[index].test_accuracy
 
 
 def test_transfer_adds_new_tasks_and_starts_an_empty_replay_bank(search_gin, tmp_path):

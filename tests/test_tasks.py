@@ -1,12 +1,16 @@
 """Task builders, splits and the registry, on tiny fixture files."""
 import json
 import os
+import re
+import subprocess
+import sys
 import time
 
 import gin
 import numpy as np
 import pytest
 
+from mnms_tf import configs
 from mnms_tf import online
 from mnms_tf.tasks import builders
 from mnms_tf.tasks import registry
@@ -157,19 +161,110 @@ def test_user_task_from_gin_bindings_only(tmp_path):
   train = splits['train']
   assert all(('great' in t) == (label == 1) for t, label in zip(train.texts, train.labels))
   assert task.skipped() == {'skipped_garbled': 2, 'skipped_by_rule': 0}
+  assert registry.check_task('mine', None) == {
+      'train': 40, 'validation': 5, 'test': 5, 'num_classes': 2}
 
 
 def test_user_task_with_split_column_and_bad_columns(tmp_path):
   path = tmp_path / 'data.csv'
-  path.write_text('text,label,fold\na,x,train\nb,y,train\nc,x,validation\nd,y,test\ne,x,holdout\n')
+  path.write_text('\ufefftext,label,fold\na,x,train\nb,y,Train\nc,x,validation\nd,y,test\n,x,dev\n',
+                  encoding='utf-8')  # a BOM, as spreadsheets write, is not part of the header
   task = registry.FileTask(name='t', path=str(path), text_column='text', label_column='label',
                            split_column='fold')
   assert list(task.load('train').texts) == ['a', 'b']
-  assert task.skipped()['skipped_garbled'] == 1
+  assert task.skipped()['skipped_garbled'] == 1  # empty text: skipped before its split is read
   bad = registry.FileTask(name='t', path=str(path), text_column='body', label_column='label')
   with pytest.raises(builders.TaskDataError, match=r"no column\(s\) \['body'\].*header"):
     bad.load('train')
-  empty = tmp_path / 'empty.csv'
-  empty.write_text('text,label\n')
-  with pytest.raises(builders.TaskDataError, match='no usable rows'):
-    registry.FileTask(name='e', path=str(empty), text_column='text', label_column='label').load('train')
+
+
+def _bind_file_task(path, **bindings):
+  """Declares task 'mine' on `path` (columns text, label) in gin, as a user would."""
+  gin.parse_config('\n'.join([
+      'import mnms_tf.tasks.registry',
+      "mine/FileTask.name = 'mine'",
+      f"mine/FileTask.path = '{path}'",
+      "mine/FileTask.text_column = 'text'",
+      "mine/FileTask.label_column = 'label'",
+      *(f'mine/FileTask.{key} = {value!r}' for key, value in bindings.items()),
+      'user_tasks.tasks = [@mine/FileTask()]']))
+
+
+def _rows(*labels, fold=None):
+  return ''.join(f'text {i},{label}{"," + fold[i] if fold else ""}\n'
+                 for i, label in enumerate(labels))
+
+
+_TWO_CLASSES = _rows(*['pos', 'neg'] * 10)
+
+
+@pytest.mark.parametrize('content,bindings,message', [
+    pytest.param(b'', {}, r'{path} is empty; it needs a header row', id='empty'),
+    pytest.param(b'text,label\r\n', {}, r'{path} has a header but no rows', id='header_only'),
+    pytest.param(('text,label\n' + _rows(*['pos'] * 20)).encode(), {},
+                 r"^Task 'mine': {path} has only one label \('pos'\) in column 'label'; a "
+                 r'classifier needs at least 2 classes\.$', id='one_class'),
+    pytest.param(b'text,label\nnice,pos\ncaf\xe9,neg\n', {},
+                 r'{path} is not UTF-8 \(line 3 has byte 0xe9\); re-save it as UTF-8, or convert '
+                 r'it with e\.g\. `iconv -f latin1 -t utf-8 {path} > .*\.utf8\.csv`', id='latin1'),
+    pytest.param(('text,label\n' + _TWO_CLASSES).encode(), {'text_column': 'review'},
+                 r"{path} has no column\(s\) \['review'\]: its header is \['text', 'label'\]; "
+                 r'fix mine/FileTask\.text_column\.$', id='missing_column'),
+    pytest.param(('text;label\n' + _TWO_CLASSES).encode(), {},
+                 r"its header is \['text;label'\]; fix mine/FileTask\.text_column, "
+                 r"mine/FileTask\.label_column or mine/FileTask\.delimiter", id='wrong_delimiter'),
+    pytest.param(('text,label\n' + _rows(*['pos', 'neg'] * 2, 'pos')).encode(), {},
+                 r'{path} has 5 usable rows, too few for split_fractions \(0\.8, 0\.1, 0\.1\): '
+                 r'the validation split gets none; add rows or change mine/FileTask\.split_fractions',
+                 id='split_too_small'),
+    pytest.param(('text,label,fold\n' + _rows('pos', 'neg', 'pos', fold=['train', 'test', 'test'])
+                  ).encode(), {'split_column': 'fold'},
+                 r"{path} has no row with 'validation' in column 'fold'", id='split_column_empty'),
+    pytest.param(('text,label,fold\n' + _rows('pos', 'neg', 'pos', fold=['train', 'dev', 'test'])
+                  ).encode(), {'split_column': 'fold'},
+                 r"split values other than train/validation/test in column 'fold': \['dev'\] "
+                 r"\(first 'dev' on line 3\); rename them, or remove mine/FileTask\.split_column",
+                 id='split_column_unknown'),
+    pytest.param(('text,label,fold\n' + _rows('pos', 'pos', 'neg', 'pos', 'neg', fold=[
+        'train', 'train', 'validation', 'test', 'test'])).encode(), {'split_column': 'fold'},
+                 r"^Task 'mine': its train split \(2 examples of {path}\) has only one label "
+                 r"\('pos'\)", id='train_one_class'),
+])
+def test_check_task_refuses_bad_file_in_one_line(tmp_path, content, bindings, message):
+  path = tmp_path / 'data.csv'
+  path.write_bytes(content)
+  _bind_file_task(path, **bindings)
+  with pytest.raises(builders.TaskDataError, match=message.format(path=re.escape(str(path)))) as e:
+    registry.check_task('mine', str(tmp_path))
+  assert '\n' not in str(e.value) and str(e.value).startswith("Task 'mine': ")
+
+
+def test_check_task_missing_file_then_fixed_file(tmp_path):
+  path = tmp_path / 'later.csv'
+  _bind_file_task(path)
+  with pytest.raises(builders.TaskDataError,
+                     match=f'no file at {re.escape(str(path))}; fix the gin binding mine/FileTask.path'):
+    registry.check_task('mine', str(tmp_path))
+  path.write_text('text,label\n' + _TWO_CLASSES)  # refusals are not memoized: read again
+  assert registry.check_task('mine', str(tmp_path)) == {
+      'train': 16, 'validation': 2, 'test': 2, 'num_classes': 2}
+
+
+def test_train_child_refuses_bad_task_before_training(tmp_path):
+  path = tmp_path / 'one_class.tsv'
+  path.write_text('review\tstars\n' + ''.join(f'review {i}\tpos\n' for i in range(20)))
+  gin_file = tmp_path / 'task.gin'
+  gin_file.write_text(open(os.path.join(configs.GIN_DIR, 'examples', 'user_task.gin')).read())
+  config = {'embedding': 'en-dim128', 'trainable': False, 'nlayers': 0, 'nnodes': 10,
+            'learning_rate': 0.1, 'iterations': 100, 'regularization': 0.0}
+  process = subprocess.run(
+      [sys.executable, '-m', 'mnms_tf.bin.train_child', '--task=my_reviews',
+       f'--config_json={json.dumps(config)}', f'--gin_file={gin_file}',
+       f"--gin_bindings=my_reviews/FileTask.path = '{path}'", f'--data_dir={tmp_path}'],
+      capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+  assert process.returncode == 1, process.stderr
+  assert 'Traceback' not in process.stderr and not process.stdout
+  assert process.stderr.strip().splitlines()[-1] == (
+      f"train_child: error: Task 'my_reviews': {path} has only one label ('pos') in column "
+      f"'stars'; a classifier needs at least 2 classes.")

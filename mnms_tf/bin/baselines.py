@@ -6,7 +6,6 @@ See mnms_tf/baselines.py for what each baseline is.
 """
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -45,7 +44,7 @@ def main(argv):
         print(f'{name:18} {baseline:11} val {score["val"]:.4f}  test {score["test"]:.4f}  '
               f'{score["detail"]}', flush=True)
   except errors.UserError as e:
-    sys.exit(f'baselines: error: {e}')
+    errors.exit_with('baselines', e)
   if _JSON.value:
     print(json.dumps(results, sort_keys=True))
 

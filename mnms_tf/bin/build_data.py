@@ -7,7 +7,6 @@ run only reads them. The default data_dir is $MNMS_DATA_DIR or ~/.cache/mnms_tf.
 """
 import json
 import os
-import sys
 import time
 
 from absl import app
@@ -49,6 +48,7 @@ def build(data_dir, task_names, module_names, probes=True):
     info = module_registry.build_offline_module(name, data_dir) if local else {}
     module = module_registry.load(name, data_dir)
     entry = {'handle': handle, 'dim': info.get('dim'), 'vocab_size': info.get('vocab_size'),
+             'checksum': data_summary.module_checksum(module_registry.resolve(handle)),
              'oov_rate': {}, 'probe_accuracy': {}}
     for task_name in task_names if probes else ():
       stats = data_summary.module_task_stats(name, module, handle if local else None, task_name,
@@ -82,6 +82,10 @@ def format_summary(summary):
       cells.append(f'{"-" if oov is None else f"{oov:.3f}":>7} / '
                    f'{"-" if probe is None else f"{probe:.3f}":>6}')
     lines.append(f'{name:10} {module["dim"]:4d} {module["vocab_size"] or 0:7d}  ' + ' '.join(cells))
+  lines += ['', 'checksums (contents; run.json records them):']
+  lines += [f'  {name:18} ' + '  '.join(f'{s} {c}' for s, c in task['checksums'].items())
+            for name, task in summary['tasks'].items()]
+  lines += [f'  {name:18} {module["checksum"]}' for name, module in summary['modules'].items()]
   return '\n'.join(lines)
 
 
@@ -93,7 +97,7 @@ def main(argv):
     configs.parse_gin_flags()
     summary = build(data_dir, _TASKS.value, _MODULES.value, probes=_PROBES.value)
   except errors.UserError as e:
-    sys.exit(f'build_data: error: {e}')
+    errors.exit_with('build_data', e)
   print(format_summary(summary))
   print(f'\nbuild_data finished in {time.time() - started:.1f}s')
   if _JSON.value:

@@ -3,9 +3,11 @@ r"""Retrains the best stored config of a task and exports it as a SavedModel on 
   python -m mnms_tf.bin.export_best --root_dir=runs/multitask --task=rt_snippets \
       --output=exports/rt_snippets [--gin_bindings=...]
 
-The run's own config.gin is parsed first (its tasks and modules), then --gin_file and
---gin_bindings. The child is retrained with its stored seed, so its accuracy matches the
-store's (printed side by side). OUTPUT gets the SavedModel, whose `serving_default`
+The run's own config.gin (its first start's: the tasks and modules its children used) is
+parsed first, then --gin_file and --gin_bindings; the child trainer's settings come from
+run.json. The child is retrained with its stored seed, so its accuracy matches the
+store's (printed side by side; a run whose data checksums differ from today's data says
+so). OUTPUT gets the SavedModel, whose `serving_default`
 signature maps `text` (a string batch) to `probabilities` and `label`, and
 OUTPUT/mnms_config.json with the config, the task's label names and both accuracies:
 
@@ -14,18 +16,20 @@ OUTPUT/mnms_config.json with the config, the task's label names and both accurac
 """
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
 import gin
 import tensorflow as tf
 
+from absl import logging
+
 from mnms_tf import child
 from mnms_tf import configs
 from mnms_tf import errors
+from mnms_tf import evaluators
 from mnms_tf import paths
-from mnms_tf import runner
+from mnms_tf import run_dir as run_dir_lib
 from mnms_tf import store as store_lib
 from mnms_tf.tasks import registry as task_registry
 
@@ -61,16 +65,25 @@ def _label_names(task):
 def export(root_dir, task_name, output, data_dir):
   """Returns the export's metadata (what mnms_config.json holds)."""
   if os.path.exists(output):
-    raise runner.RunDirError(f'--output {output} exists already; choose a new directory')
+    raise run_dir_lib.RunDirError(f'--output {output} exists already; choose a new directory')
   with store_lib.TrialStore(root_dir, read_only=True) as store:
     best = store.best(task_name)
     if best is None:
-      raise runner.RunDirError(f'{root_dir} has no successful trial of task {task_name!r} '
+      raise run_dir_lib.RunDirError(f'{root_dir} has no successful trial of task {task_name!r} '
                                f'(tasks stored: {store.tasks()})')
-  result, model = child.ChildTrainer(data_dir=data_dir).train_model(
-      task_name, best['config'], best['seed'])
+  info = run_dir_lib.read_info(root_dir)
+  space = run_dir_lib.restore_search_space(info)
+  trainer = child.ChildTrainer(data_dir=data_dir, space=space, **info['evaluator']['trainer'])
+  today = evaluators.Children(data_dir).describe([task_name], space)['checksums']
+  for kind in ('tasks', 'modules'):
+    for name, checksum in today[kind].items():
+      if info['evaluator']['checksums'][kind].get(name) != checksum:
+        logging.warning('The data of %s %s differ from what the run used (checksum %s, '
+                        'now %s): the retrained child may not match the stored one', kind[:-1],
+                        name, info['evaluator']['checksums'][kind].get(name), checksum)
+  result, model = trainer.train_model(task_name, best['config'], best['seed'])
   if model is None:
-    raise runner.RunDirError(f'Retraining trial {best["id"]} failed: {result.message}')
+    raise run_dir_lib.RunDirError(f'Retraining trial {best["id"]} failed: {result.message}')
   classifier = _Classifier(model)
   tf.saved_model.save(classifier, output, signatures={'serving_default': classifier.classify})
   metadata = dict(task=task_name, config=best['config'], config_hash=best['config_hash'],
@@ -87,17 +100,15 @@ def export(root_dir, task_name, output, data_dir):
 def main(argv):
   del argv
   root_dir = _ROOT_DIR.value
+  data_dir = os.path.abspath(_DATA_DIR.value or paths.default_data_dir())
   try:
-    run_config = os.path.join(root_dir, runner.CONFIG_GIN)
-    if not os.path.exists(run_config):
-      raise runner.RunDirError(f'{root_dir} is not a search run directory (no {runner.CONFIG_GIN})')
-    gin.parse_config_file(run_config)
+    run_dir_lib.read_info(root_dir)
+    gin.parse_config_file(os.path.join(root_dir, run_dir_lib.CONFIG_GIN))
     configs.parse_gin_flags()
-    task_registry.get_task(_TASK.value)
-    metadata = export(root_dir, _TASK.value, _OUTPUT.value,
-                      os.path.abspath(_DATA_DIR.value or paths.default_data_dir()))
+    task_registry.check_task(_TASK.value, data_dir)
+    metadata = export(root_dir, _TASK.value, _OUTPUT.value, data_dir)
   except errors.UserError as e:
-    sys.exit(f'export_best: error: {e}')
+    errors.exit_with('export_best', e)
   print(f'Exported trial {metadata["trial_id"]} of {metadata["task"]} to {_OUTPUT.value}: '
         f'val {metadata["val_accuracy"]:.4f} (stored {metadata["stored_val_accuracy"]:.4f}), '
         f'test {metadata["test_accuracy"]:.4f} (stored {metadata["stored_test_accuracy"]:.4f})')

@@ -13,11 +13,11 @@ then the hand-tuned baselines (ROOT/baselines.json), the four figures, the resul
 and REPORT.md (paper_figures/). Budgets are iterations of 8 children, so every seed gets
 the same search. Running it again resumes: finished searches are skipped, an interrupted
 one continues where it stopped. --paper uses the real datasets and TF-Hub modules
-(gin/search/paper_*.gin; needs internet).
+(gin/search/paper_*.gin; needs internet). --gin_file and --gin_bindings apply to every
+search, after the experiment's own gin file.
 """
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -27,6 +27,7 @@ import gin
 from mnms_tf import baselines
 from mnms_tf import configs
 from mnms_tf import errors
+from mnms_tf import evaluators
 from mnms_tf import paths
 from mnms_tf import runner
 from paper_figures import fig2_multitask_search
@@ -44,7 +45,8 @@ _MULTITASK_ITERATIONS = flags.DEFINE_integer(
 _TRANSFER_ITERATIONS = flags.DEFINE_integer(
     'transfer_iterations', 10, 'Iterations of each transfer and scratch search (paper scale: '
     'e.g. 300).')
-_WORKERS = flags.DEFINE_integer('workers', None, 'Child processes per search (default: cores).')
+_WORKERS = flags.DEFINE_integer('workers', os.cpu_count(), 'Child processes per search.',
+                                lower_bound=1)
 _PAPER = flags.DEFINE_bool('paper', False, 'The real datasets and TF-Hub modules (online).')
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -71,7 +73,8 @@ def _parse(experiment, seed):
   gin_file = EXPERIMENTS[experiment][0]
   with gin.unlock_config():
     gin.clear_config()
-    configs.parse([f'search/{"paper_" if _PAPER.value else ""}{gin_file}'],
+    configs.parse([f'search/{"paper_" if _PAPER.value else ""}{gin_file}'] +
+                  list(flags.FLAGS.gin_file),
                   list(flags.FLAGS.gin_bindings) + [f'search.seed = {seed}'])
 
 
@@ -80,9 +83,10 @@ def run_searches(root_dir, data_dir):
     for experiment, (_, init_from, iterations) in EXPERIMENTS.items():
       logging.info('=== %s, seed %d: %d iterations ===', experiment, seed, iterations.value)
       _parse(experiment, seed)
-      runner.search(run_dir(root_dir, experiment, seed), runner.Budget(iterations.value),
-                    num_workers=_WORKERS.value, data_dir=data_dir,
-                    init_from=run_dir(root_dir, init_from, seed) if init_from else None)
+      with evaluators.Children(data_dir, _WORKERS.value) as evaluator:
+        runner.search(run_dir(root_dir, experiment, seed), runner.Budget(iterations.value),
+                      evaluator,
+                      init_from=run_dir(root_dir, init_from, seed) if init_from else None)
 
 
 def hand_tuned_baselines(root_dir, data_dir):
@@ -109,7 +113,7 @@ def main(argv):
       run_searches(root_dir, data_dir)
     hand_tuned_baselines(root_dir, data_dir)
   except errors.UserError as e:
-    sys.exit(f'reproduce: error: {e}')
+    errors.exit_with('reproduce', e)
   output_dir = _OUTPUT_DIR.value
   for module in (fig2_multitask_search, fig3_parameter_distributions, fig4_transfer,
                  fig5_task_embeddings, results_table, report):

@@ -5,17 +5,18 @@ r"""Runs, or resumes, an MNMS search (or a random search) in a run directory.
       [--init_from=RUN_DIR] [--gin_bindings=...]
 
 Running the same command again resumes where the last one stopped (or was killed).
-Settings of the search are gin (see `runner.search`); how long it runs, flags.
+Settings of the search are gin (see `runner.search`); how long it runs and on how many
+processes, flags: those may change between resumes, nothing else may.
 """
 import os
 import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 
 from mnms_tf import configs
 from mnms_tf import errors
+from mnms_tf import evaluators
 from mnms_tf import paths
 from mnms_tf import runner
 
@@ -27,8 +28,9 @@ _MAX_CHILDREN = flags.DEFINE_integer('max_children', None, 'Stop once this many 
                                      'stored in all.')
 _MAX_SECONDS = flags.DEFINE_float('max_seconds', None, 'Stop starting iterations after this '
                                   'many seconds of this invocation.')
-_WORKERS = flags.DEFINE_integer('workers', None, 'Processes training children (default: '
-                                'the number of cores; 1 trains in this process).')
+_WORKERS = flags.DEFINE_integer('workers', os.cpu_count(), 'Worker processes training '
+                                'children (each isolated: a crash or a timeout is a failed '
+                                'trial).', lower_bound=1)
 _INIT_FROM = flags.DEFINE_string('init_from', None, 'Transfer: start from the MNMS controller '
                                  'of this run directory (overrides search.init_from).')
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: $MNMS_DATA_DIR '
@@ -44,12 +46,11 @@ def main(argv):
   overrides = {'init_from': _INIT_FROM.value} if _INIT_FROM.value else {}
   try:
     configs.parse_gin_flags()
-    runner.search(_ROOT_DIR.value, budget, num_workers=_WORKERS.value,
-                  data_dir=os.path.abspath(_DATA_DIR.value or paths.default_data_dir()),
-                  **overrides)
+    data_dir = os.path.abspath(_DATA_DIR.value or paths.default_data_dir())
+    with evaluators.Children(data_dir, _WORKERS.value) as evaluator:
+      runner.search(_ROOT_DIR.value, budget, evaluator, **overrides)
   except errors.UserError as e:
-    logging.error('%s', e)
-    sys.exit(f'search: error: {e}')
+    errors.exit_with('search', e)
 
 
 if __name__ == '__main__':

@@ -37,9 +37,9 @@ def main(argv):
     configs.parse_gin_flags()
     space = search_space.SearchSpace()
     config = search_space.from_json(_CONFIG_JSON.value, space)
-    task_registry.get_task(_TASK.value)
+    task_registry.check_task(_TASK.value, data_dir)  # bad data: refused, nothing trained
   except errors.UserError as e:
-    sys.exit(f'train_child: error: {e}')
+    errors.exit_with('train_child', e)
   if _TRAINER.value == 'fast':
     result = child.ChildTrainer(data_dir=data_dir, space=space).train(_TASK.value, config,
                                                                       _SEED.value)

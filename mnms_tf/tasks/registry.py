@@ -4,11 +4,13 @@ Built-in tasks are the paper's four (online: imdb_reviews, sst2, corpus_cine, an
 language-id task) and their offline stand-ins. A user's own task is a CSV/TSV file
 declared with gin bindings only; see gin/examples/user_task.gin.
 """
+import codecs
 import collections
 import csv
 import dataclasses
 import functools
 import hashlib
+import io
 import os
 from typing import Optional
 
@@ -96,11 +98,13 @@ class TfdsTask:
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
 class FileTask:
-  """A user's task from a CSV or TSV file with a header row.
+  """A user's task from a UTF-8 CSV or TSV file with a header row.
 
   Labels are the distinct values of `label_column`, sorted; rows with an empty text or
-  label are skipped and counted. Without a `split_column` (values train, validation,
-  test) the rows are split by a seeded permutation.
+  label are skipped and counted. Without a `split_column` the rows are split by a seeded
+  permutation. With one, its values must be train, validation or test (any case): other
+  values are refused rather than skipped, since a misspelt split ('dev') would otherwise
+  silently shrink or empty a split. Bad files raise a one-line TaskDataError.
   """
   name: str
   path: str
@@ -111,6 +115,16 @@ class FileTask:
   split_column: Optional[str] = None
   split_fractions: tuple = (0.8, 0.1, 0.1)
   split_seed: int = builders._SplitBuilder.SPLIT_SEED  # pylint: disable=protected-access
+  # The gin scope it was made in, so errors can name the binding to fix.
+  gin_scope: str = dataclasses.field(default='', repr=False, compare=False)
+
+  def __post_init__(self):
+    if not self.gin_scope:
+      object.__setattr__(self, 'gin_scope', gin.current_scope_str())
+
+  def binding(self, parameter):
+    """The gin binding that sets `parameter`, e.g. 'my_reviews/FileTask.text_column'."""
+    return f'{self.gin_scope + "/" if self.gin_scope else ""}FileTask.{parameter}'
 
   def prepare(self, data_dir=None):
     del data_dir  # the file is its own storage
@@ -131,36 +145,85 @@ class FileTask:
     return dict(self.prepare(data_dir)[2])
 
 
-@functools.lru_cache(maxsize=None)
+def _read_text(task):
+  """The file's text, read strictly: undecodable bytes are refused, not replaced."""
+  if not os.path.isfile(task.path):
+    where = '' if os.path.isabs(task.path) else f' (relative to {os.getcwd()})'
+    raise builders.TaskDataError(f'Task {task.name!r}: no file at {task.path}{where}; fix the '
+                                 f'gin binding {task.binding("path")}.')
+  with open(task.path, 'rb') as f:
+    data = f.read()
+  data = data.removeprefix(codecs.BOM_UTF8)  # as spreadsheets save "CSV UTF-8"
+  try:
+    return data.decode('utf-8')
+  except UnicodeDecodeError as e:
+    line = data.count(b'\n', 0, e.start) + 1
+    root, extension = os.path.splitext(task.path)
+    raise builders.TaskDataError(
+        f'Task {task.name!r}: {task.path} is not UTF-8 (line {line} has byte '
+        f'0x{data[e.start]:02x}); re-save it as UTF-8, or convert it with e.g. '
+        f'`iconv -f latin1 -t utf-8 {task.path} > {root}.utf8{extension}`.'
+    ) from None
+
+
+@functools.lru_cache(maxsize=None)  # errors are not cached: a fixed file is read again
 def _read_file_task(task):
-  if not os.path.exists(task.path):
-    raise builders.TaskDataError(f'Task {task.name!r}: no file at {task.path}')
+  def refuse(problem):
+    raise builders.TaskDataError(f'Task {task.name!r}: {task.path} {problem}')
+
+  text = _read_text(task)
+  if not text.strip():
+    refuse('is empty; it needs a header row naming the columns, then one example per line.')
   delimiter = task.delimiter or ('\t' if task.path.endswith('.tsv') else ',')
-  with open(task.path, newline='', encoding='utf-8', errors='replace') as f:
-    reader = csv.DictReader(f, delimiter=delimiter)
-    columns = [task.text_column, task.label_column] + [task.split_column] * bool(task.split_column)
-    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+  reader = csv.DictReader(io.StringIO(text, newline=''), delimiter=delimiter)
+  columns = {'text_column': task.text_column, 'label_column': task.label_column}
+  if task.split_column:
+    columns['split_column'] = task.split_column
+  rows, skipped, unknown = [], collections.Counter(skipped_garbled=0, skipped_by_rule=0), {}
+  try:
+    header = reader.fieldnames
+    missing = [p for p, c in columns.items() if c not in header]
     if missing:
-      raise builders.TaskDataError(f'Task {task.name!r}: {task.path} has no column(s) {missing}; '
-                       f'its header is {reader.fieldnames}')
-    rows, skipped = [], collections.Counter(skipped_garbled=0, skipped_by_rule=0)
+      hint = (f' or {task.binding("delimiter")} (the header was read with {delimiter!r})'
+              if len(header) == 1 else '')
+      refuse(f'has no column(s) {[columns[p] for p in missing]}: its header is {header}; '
+             f'fix {", ".join(map(task.binding, missing))}{hint}.')
     for record in reader:
-      text, label = record.get(task.text_column), record.get(task.label_column)
-      split = record.get(task.split_column) if task.split_column else None
-      if not (text or '').strip() or not (label or '').strip() or (
-          task.split_column and split not in SPLITS):
+      text, label = record[task.text_column], record[task.label_column]
+      split = (record[task.split_column] or '').strip() if task.split_column else None
+      if not (text or '').strip() or not (label or '').strip():
         skipped['skipped_garbled'] += 1
+      elif task.split_column and split.lower() not in SPLITS:
+        unknown.setdefault(split, reader.line_num)
       else:
-        rows.append((text.strip(), label.strip(), split))
+        rows.append((text.strip(), label.strip(), split and split.lower()))
+  except csv.Error as e:
+    refuse(f'is not a readable CSV/TSV (line {reader.line_num}: {e}).')
+  if unknown:
+    value, line = next(iter(unknown.items()))
+    refuse(f'has split values other than train/validation/test in column '
+           f'{task.split_column!r}: {sorted(unknown)[:5]} (first {value!r} on line {line}); '
+           f'rename them, or remove {task.binding("split_column")} to split by fractions.')
   if not rows:
-    raise builders.TaskDataError(f'Task {task.name!r}: {task.path} has no usable rows '
-                     f'({skipped["skipped_garbled"]} garbled)')
+    refuse('has a header but no rows; add one example per line below it.' if not skipped[
+        'skipped_garbled'] else f'has no usable rows: all {skipped["skipped_garbled"]} have '
+        f'an empty {task.text_column!r} or {task.label_column!r}.')
   label_names = sorted({label for _, label, _ in rows})
+  if len(label_names) < 2:
+    refuse(f'has only one label ({label_names[0]!r}) in column {task.label_column!r}; a '
+           f'classifier needs at least 2 classes.')
   label_index = {name: i for i, name in enumerate(label_names)}
   if task.split_column:
     members = {s: [i for i, row in enumerate(rows) if row[2] == s] for s in SPLITS}
   else:
     members = builders.split_indices(len(rows), task.split_fractions, task.split_seed)
+  for split, idx in members.items():
+    if not len(idx):
+      refuse(f'has no row with {split!r} in column {task.split_column!r}; every split needs '
+             f'examples: mark some rows {split!r}.' if task.split_column else
+             f'has {len(rows)} usable rows, too few for split_fractions '
+             f'{tuple(task.split_fractions)}: the {split} split gets none; add rows or change '
+             f'{task.binding("split_fractions")}.')
   splits = {
       s: TaskSplit(
           np.array([rows[i][0] for i in idx], dtype=object),
@@ -219,3 +282,27 @@ def load_split(name, split, data_dir):
 @functools.lru_cache(maxsize=64)
 def _load(task, split, data_dir):
   return task.load(split, data_dir)
+
+
+def check_task(name, data_dir):
+  """Loads a task's splits and refuses unusable data with a one-line TaskDataError.
+
+  Called before any child trains, so bad input stops a run at once instead of turning
+  into a search of failed children. Returns {split: size, ..., 'num_classes': n} to log.
+  """
+  task = get_task(name)
+  splits = {s: load_split(name, s, data_dir) for s in SPLITS}
+  source = task.path if isinstance(task, FileTask) else f'tfds {task.tfds_name!r}'
+  total = sum(map(len, splits.values()))
+  for split, data in splits.items():
+    if not len(data):
+      raise builders.TaskDataError(
+          f'Task {name!r}: its {split} split has no examples ({source} gives {total} in all '
+          f'splits); use a larger source so every split gets some.')
+  classes = np.unique(splits['train'].labels)
+  if len(classes) < 2:
+    label = (task.prepare()[1][classes[0]] if isinstance(task, FileTask) else int(classes[0]))
+    raise builders.TaskDataError(
+        f'Task {name!r}: its train split ({len(splits["train"])} examples of {source}) has '
+        f'only one label ({label!r}); a classifier needs at least 2 classes to train on.')
+  return dict({s: len(data) for s, data in splits.items()}, num_classes=task.num_classes)

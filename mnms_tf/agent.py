@@ -1,16 +1,10 @@
-"""MNMS training: off-policy actor-critic with a replay bank, or on-policy REINFORCE.
+"""The MNMS agent: actor, Polyak-averaged sampler, critic, baselines and replay bank.
 
-For a sample of task t with actions a_1..a_K and reward R, the learner step minimises
+Off-policy actor-critic with a replay bank, or on-policy REINFORCE.
 
-  b_t         exponential moving average of task t's observed rewards (`baseline_decay`)
-  A_k         (R - b_t) / b_t, the paper's normalized advantage; with advantage='critic'
-              (R - V(t, a_<k)) / b_t, the critic's value of the prefix as baseline
-  rho         min(pi(a | t) / mu(a | t), max_importance_weight), mu the policy that
-              sampled a (its log-probability is stored in the replay bank)
-  actor loss  -mean[ rho * sum_k A_k log pi(a_k | t, a_<k) ] - entropy_weight * mean[H]
-  critic loss mean[ (V(t, a_<k) - R)^2 ] over samples and prefixes
-
-and the weights that sample (mu) are a Polyak average of the actor's: avg <- tau * avg +
+The learner step minimises the objective of `mnms_tf/losses.py` (b_t: exponential
+moving average of task t's rewards, `baseline_decay`; mu's log-probability of each sample
+is stored in the replay bank), and the weights that sample (mu) are a Polyak average of the actor's: avg <- tau * avg +
 (1 - tau) * actor after every update. Each iteration, new samples update the baselines and
 go to the replay bank; `updates_per_iteration` learner steps then train on batches drawn
 from the bank across tasks. On-policy mode (the paper's comparison): sample from the
@@ -23,7 +17,13 @@ Adam with learning rates 1e-3 (actor) and 3e-3 (critic), replay batch 32, 4 upda
 iteration (sampled from the bank inside the same tf.function), baseline decay 0.9 (the
 first reward of a task initialises b_t), tau 0.9, truncation at 1, b_t floored at 0.01 for
 the division, the advantage's baseline (b_t, as the paper writes it, by default), and an
-entropy bonus of 0.05 (the paper mentions none).
+entropy bonus of 0.05 (the paper mentions none). All settings are one frozen dataclass,
+`AgentSettings` (gin), stored in run.json so that a run restores without gin.
+
+The critic is built, trained and checkpointed only with advantage='critic'. With the
+paper's normalized advantage (R - b_t) / b_t, the default, nothing reads its values: it
+would cost half of every learner step and a third of every checkpoint for no effect on
+the search.
 
 Why the entropy bonus: without it the controller ends near-deterministic (p ~ 0.999 per
 choice), and a transferred controller hardly ever samples the choices where a new task
@@ -45,74 +45,87 @@ a transferred controller samples good models for a related new task about 1.7x s
 than one from scratch; on noise-free rewards where every parameter counts the same, its
 policy does not converge sooner (README, benchmarks/controller_transfer.py).
 """
+import dataclasses
+
 import gin
 import keras
 import numpy as np
 import tensorflow as tf
 
-from mnms_tf import controller
 from mnms_tf import errors
+from mnms_tf import losses
+from mnms_tf import networks
 from mnms_tf import replay as replay_lib
 
 OFF_POLICY, ON_POLICY = 'off_policy', 'on_policy'
-LOSS_NAMES = ('actor_loss', 'critic_loss', 'entropy', 'importance_weight')
+ControllerError = errors.ControllerError
 
 
-class ControllerError(errors.UserError, ValueError):
-  pass
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class AgentSettings:
+  """Everything that defines how an MNMS agent learns (its tasks and seed aside)."""
+  mode: str = OFF_POLICY
+  actor_learning_rate: float = 1e-3
+  critic_learning_rate: float = 3e-3
+  replay_batch_size: int = 32
+  updates_per_iteration: int = 4
+  replay_capacity: int = 2000  # per task
+  baseline_decay: float = 0.9
+  polyak_tau: float = 0.9
+  max_importance_weight: float = 1.0
+  entropy_weight: float = 0.05
+  advantage: str = 'baseline'  # or 'critic'
+  min_baseline: float = 0.01
+  task_embedding_learning_rate_scale: float = 1.0
+  keep_optimizer_state: bool = True
+  network: networks.NetworkSettings = dataclasses.field(
+      default_factory=networks.NetworkSettings)
+
+  def __post_init__(self):
+    if self.mode not in (OFF_POLICY, ON_POLICY):
+      raise ControllerError(f'mode must be {OFF_POLICY!r} or {ON_POLICY!r}, got {self.mode!r}')
+    if self.advantage not in ('baseline', 'critic'):
+      raise ControllerError(f"advantage must be 'baseline' or 'critic', got {self.advantage!r}")
+
+  @classmethod
+  def from_dict(cls, settings):
+    """The inverse of dataclasses.asdict, with every field explicit (gin cannot override)."""
+    return cls(**dict(settings, network=networks.NetworkSettings(**settings['network'])))
 
 
-@gin.configurable(denylist=['task_names', 'sizes'])
 class MNMSAgent(tf.Module):
-  """Actor, Polyak-averaged sampler, critic, per-task baselines and replay bank."""
+  """Actor, Polyak-averaged sampler, critic (advantage='critic'), baselines and replay bank."""
 
-  def __init__(self, task_names, sizes, mode=OFF_POLICY, actor_learning_rate=1e-3,
-               critic_learning_rate=3e-3, replay_batch_size=32, updates_per_iteration=4,
-               baseline_decay=0.9, polyak_tau=0.9, max_importance_weight=1.0,
-               entropy_weight=0.05, advantage='baseline', min_baseline=0.01,
-               task_embedding_learning_rate_scale=1.0, keep_optimizer_state=True, seed=0):
+  def __init__(self, task_names, sizes, settings=None, seed=0):
     super().__init__(name='mnms_agent')
-    # Everything but the tasks, for with_new_tasks.
-    self.settings = dict(mode=mode, actor_learning_rate=actor_learning_rate,
-                         critic_learning_rate=critic_learning_rate,
-                         replay_batch_size=replay_batch_size,
-                         updates_per_iteration=updates_per_iteration,
-                         baseline_decay=baseline_decay, polyak_tau=polyak_tau,
-                         max_importance_weight=max_importance_weight,
-                         entropy_weight=entropy_weight, advantage=advantage,
-                         min_baseline=min_baseline,
-                         task_embedding_learning_rate_scale=task_embedding_learning_rate_scale,
-                         keep_optimizer_state=keep_optimizer_state,
-                         seed=seed)
-    if mode not in (OFF_POLICY, ON_POLICY):
-      raise ControllerError(f'mode must be {OFF_POLICY!r} or {ON_POLICY!r}, got {mode!r}')
-    if advantage not in ('baseline', 'critic'):
-      raise ControllerError(f"advantage must be 'baseline' or 'critic', got {advantage!r}")
+    self.settings = settings = settings or AgentSettings()
+    self.seed = seed
     self.task_names = list(task_names)
     self.sizes = tuple(sizes)
-    self.mode, self.advantage = mode, advantage
-    self.replay_batch_size = replay_batch_size
-    self.updates_per_iteration = updates_per_iteration if mode == OFF_POLICY else 1
-    self.baseline_decay, self.polyak_tau = baseline_decay, polyak_tau
-    self.max_importance_weight, self.entropy_weight = max_importance_weight, entropy_weight
-    self.min_baseline = min_baseline
-    self.keep_optimizer_state = keep_optimizer_state
+    self.updates_per_iteration = settings.updates_per_iteration if self.off_policy else 1
     num_tasks = len(self.task_names)
-    self.actor = controller.ControllerNetwork(self.sizes, num_tasks, 'policy', seed=2 * seed)
-    self.sampler = controller.ControllerNetwork(self.sizes, num_tasks, 'policy', seed=2 * seed)
-    self.critic = controller.ControllerNetwork(self.sizes, num_tasks, 'value', seed=2 * seed + 1)
+    self.networks = {'actor': networks.ControllerNetwork(self.sizes, num_tasks, 'policy',
+                                                         2 * seed, settings.network)}
+    self.sampler = networks.ControllerNetwork(self.sizes, num_tasks, 'policy', 2 * seed,
+                                              settings.network)
+    if settings.advantage == 'critic':
+      self.networks['critic'] = networks.ControllerNetwork(self.sizes, num_tasks, 'value',
+                                                           2 * seed + 1, settings.network)
     # Per network, one Adam for the task-embedding table and one for the rest, so that the
     # table can learn faster (Adam is per coordinate: with scale 1 this is one Adam).
     self.optimizers = {}
-    for name, network, rate in (('actor', self.actor, actor_learning_rate),
-                                ('critic', self.critic, critic_learning_rate)):
+    for name, network in self.networks.items():
+      rate = settings.actor_learning_rate if name == 'actor' else settings.critic_learning_rate
       parts = _split_variables(network)
-      for part, scale in (('shared', 1.0), ('task_embeddings', task_embedding_learning_rate_scale)):
+      for part, scale in (('shared', 1.0),
+                          ('task_embeddings', settings.task_embedding_learning_rate_scale)):
         self.optimizers[f'{name}_{part}'] = keras.optimizers.Adam(rate * scale)
         self.optimizers[f'{name}_{part}'].build(parts[part])
     self.baselines = tf.Variable(tf.zeros([num_tasks]))
     self.baseline_counts = tf.Variable(tf.zeros([num_tasks], tf.int64))
-    self.replay = replay_lib.ReplayBank(num_tasks, len(self.sizes), seed=seed)
+    self.replay = replay_lib.ReplayBank(num_tasks, len(self.sizes), settings.replay_capacity,
+                                        seed=seed)
     self.generator = tf.random.Generator.from_seed(seed + 1)
     self._last_batch = None
     num_steps = len(self.sizes)
@@ -123,14 +136,26 @@ class MNMSAgent(tf.Module):
         tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, num_steps], tf.int32),
         tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.float32)])
 
+  @property
+  def actor(self):
+    return self.networks['actor']
+
+  @property
+  def critic(self):
+    return self.networks.get('critic')
+
+  @property
+  def off_policy(self):
+    return self.settings.mode == OFF_POLICY
+
+  @property
+  def behaviour(self):
+    return self.sampler if self.off_policy else self.actor
+
   def task_index(self, name):
     if name not in self.task_names:
       raise ControllerError(f'Task {name!r} is not one of the controller\'s tasks {self.task_names}')
     return self.task_names.index(name)
-
-  @property
-  def behaviour(self):
-    return self.sampler if self.mode == OFF_POLICY else self.actor
 
   def sample(self, tasks):
     """(actions [B, K], behaviour log-probabilities [B]) for task indices `tasks`."""
@@ -153,14 +178,15 @@ class MNMSAgent(tf.Module):
     """Records new samples: updates the tasks' EMA baselines, stores them for training."""
     if not np.all(np.isfinite(rewards)):
       raise ControllerError(f'Rewards must be finite (a failed child scores 0), got {rewards}')
+    decay = self.settings.baseline_decay
     baselines, counts = self.baselines.numpy(), self.baseline_counts.numpy()
     for task, reward in zip(tasks, rewards):
       baselines[task] = reward if counts[task] == 0 else (
-          self.baseline_decay * baselines[task] + (1 - self.baseline_decay) * reward)
+          decay * baselines[task] + (1 - decay) * reward)
       counts[task] += 1
     self.baselines.assign(baselines)
     self.baseline_counts.assign(counts)
-    if self.mode == OFF_POLICY:
+    if self.off_policy:
       self.replay.add(tasks, actions, rewards, log_probabilities, iteration)
     else:
       self._last_batch = (tf.constant(tasks, tf.int32), tf.constant(actions, tf.int32),
@@ -168,57 +194,64 @@ class MNMSAgent(tf.Module):
                           tf.constant(log_probabilities, tf.float32))
 
   def train(self):
-    """Runs this iteration's learner steps (one tf.function call); returns the last losses."""
-    if self.mode == OFF_POLICY:
+    """Runs this iteration's learner steps (one tf.function call); returns scalars to log:
+    the last step's losses and every task's baseline."""
+    if self.off_policy:
       if not self.replay.sizes().any():
         raise ControllerError('Nothing to train on: observe() samples before train()')
-      losses = self._learn_from_replay()
+      scalars = self._learn_from_replay()
     else:
       if self._last_batch is None:
         raise ControllerError('Nothing to train on: observe() samples before train()')
-      losses = self._learn(*self._last_batch)
-    return {k: float(v) for k, v in losses.items()}
+      scalars = self._learn(*self._last_batch)
+    scalars = {k: float(v) for k, v in scalars.items()}
+    for task, baseline in zip(self.task_names, self.baselines.numpy()):
+      scalars[f'baseline/{task}'] = float(baseline)
+    return scalars
+
+  def _loss_names(self):
+    return ('actor_loss', 'entropy', 'importance_weight') + ('critic_loss',) * bool(self.critic)
 
   def _replay_steps(self):
-    losses = {name: tf.constant(0.0) for name in LOSS_NAMES}
+    scalars = {name: tf.constant(0.0) for name in self._loss_names()}
     for _ in tf.range(self.updates_per_iteration):  # a tf.while_loop: traced once, not 4 times
-      losses = self._learner_step(*self.replay.sample(self.replay_batch_size))
-    return losses
+      scalars = self._learner_step(*self.replay.sample(self.settings.replay_batch_size))
+    return scalars
 
   def _learner_step(self, tasks, actions, rewards, behaviour_log_probabilities):
-    num_steps = len(self.sizes)
-    with tf.GradientTape() as critic_tape:
-      values = self.critic.unroll(tasks, actions)
-      critic_loss = tf.reduce_mean(tf.square(values - rewards[:, None]))
+    settings = self.settings
+    scalars = {}
+    values = None
+    if self.critic:
+      with tf.GradientTape() as critic_tape:
+        values = self.critic.unroll(tasks, actions)
+        scalars['critic_loss'] = losses.critic_loss(values, rewards)
     with tf.GradientTape() as actor_tape:
       logits = self.actor.unroll(tasks, actions)
       step_log_probabilities = tf.stack(
           [tf.gather(tf.nn.log_softmax(logits[k]), actions[:, k], batch_dims=1)
-           for k in range(num_steps)], axis=1)
-      entropy = tf.add_n([-tf.reduce_sum(tf.nn.softmax(l) * tf.nn.log_softmax(l), axis=-1)
-                          for l in logits])
-      if self.mode == OFF_POLICY:
-        ratio = tf.exp(tf.reduce_sum(step_log_probabilities, axis=1) - behaviour_log_probabilities)
-        importance = tf.stop_gradient(tf.minimum(ratio, self.max_importance_weight))
+           for k in range(len(self.sizes))], axis=1)
+      entropy = losses.policy_entropy(logits)
+      if self.off_policy:
+        importance = losses.truncated_importance_weights(
+            tf.reduce_sum(step_log_probabilities, axis=1), behaviour_log_probabilities,
+            settings.max_importance_weight)
       else:
         importance = tf.ones_like(rewards)
-      task_baselines = tf.gather(self.baselines, tasks)
-      scale = tf.maximum(task_baselines, self.min_baseline)[:, None]
-      baseline = values if self.advantage == 'critic' else task_baselines[:, None]
-      advantage = tf.stop_gradient((rewards[:, None] - baseline) / scale)
-      actor_loss = -tf.reduce_mean(
-          importance * tf.reduce_sum(advantage * step_log_probabilities, axis=1))
-      actor_loss -= self.entropy_weight * tf.reduce_mean(entropy)
-    self._apply('critic', critic_tape, critic_loss)
-    self._apply('actor', actor_tape, actor_loss)
+      advantages = losses.normalized_advantages(rewards, tf.gather(self.baselines, tasks),
+                                                settings.min_baseline, values)
+      scalars['actor_loss'] = losses.actor_loss(step_log_probabilities, advantages, importance,
+                                                entropy, settings.entropy_weight)
+    if self.critic:
+      self._apply('critic', critic_tape, scalars['critic_loss'])
+    self._apply('actor', actor_tape, scalars['actor_loss'])
     for average, weight in zip(self.sampler.weights, self.actor.weights):
-      average.assign(self.polyak_tau * average + (1 - self.polyak_tau) * weight)
-    return {'actor_loss': actor_loss, 'critic_loss': critic_loss,
-            'entropy': tf.reduce_mean(entropy), 'importance_weight': tf.reduce_mean(importance)}
+      average.assign(settings.polyak_tau * average + (1 - settings.polyak_tau) * weight)
+    scalars.update(entropy=tf.reduce_mean(entropy), importance_weight=tf.reduce_mean(importance))
+    return scalars
 
   def _apply(self, name, tape, loss):
-    network = getattr(self, name)
-    parts = _split_variables(network)
+    parts = _split_variables(self.networks[name])
     gradients = tape.gradient(loss, parts)
     for part, variables in parts.items():
       if any(g is not None for g in gradients[part]):  # none for the ablated task embedding
@@ -231,27 +264,33 @@ class MNMSAgent(tf.Module):
     (the LSTM cells, heads, action embeddings) from tf.train.Checkpoint's object graph.
     """
     return tf.train.Checkpoint(
-        actor=self.actor.weights, sampler=self.sampler.weights, critic=self.critic.weights,
+        sampler=self.sampler.weights, **{n: net.weights for n, net in self.networks.items()},
         **self.optimizers,
         baselines=self.baselines, baseline_counts=self.baseline_counts, replay=self.replay,
         generator=self.generator)
 
-  def with_new_tasks(self, new_task_names, seed=0, **overrides):
+  def with_new_tasks(self, new_task_names, seed=0, settings=None):
     """Transfer: a new agent over old + new tasks with every weight kept but the new tasks'
     embeddings (fresh, random), fresh baselines, an empty replay bank, and the shared
-    weights' Adam state kept (fresh too with `keep_optimizer_state=False`)."""
+    weights' Adam state kept (fresh too with `keep_optimizer_state=False`). `settings`
+    (default: this agent's) may change how it learns, not the networks' shape."""
     duplicates = sorted(set(new_task_names) & set(self.task_names))
     if duplicates:
       raise ControllerError(f'Tasks {duplicates} are already known to the controller')
-    settings = dict(self.settings, seed=seed, **overrides)
-    agent = MNMSAgent(self.task_names + list(new_task_names), self.sizes, **settings)
+    settings = settings or self.settings
+    if settings.network != self.settings.network:
+      raise ControllerError(f'A transferred controller keeps its networks: {self.settings.network}'
+                            f', not {settings.network}')
+    agent = MNMSAgent(self.task_names + list(new_task_names), self.sizes, settings, seed)
     old = len(self.task_names)
-    for source, target in ((self.actor, agent.actor), (self.sampler, agent.sampler),
-                           (self.critic, agent.critic)):
-      controller.copy_weights(source, target, skip_task_embeddings=True)
+    pairs = [(self.sampler, agent.sampler)] + [
+        (network, agent.networks[name]) for name, network in self.networks.items()
+        if name in agent.networks]
+    for source, target in pairs:
+      networks.copy_weights(source, target, skip_task_embeddings=True)
       target.task_embeddings[:old].assign(source.task_embeddings)
-    if agent.keep_optimizer_state:
-      for name in ('actor_shared', 'critic_shared'):
+    if settings.keep_optimizer_state:
+      for name in (f'{n}_shared' for n in agent.networks if n in self.networks):
         for source, target in zip(self.optimizers[name].variables,
                                   agent.optimizers[name].variables, strict=True):
           if not source.path.endswith('learning_rate'):  # the new agent's rate stands

@@ -1,0 +1,76 @@
+"""What trains a search's children: the `Evaluator` the runner is handed.
+
+The runner hands an evaluator jobs (task, config, seed) and stores what comes back; it
+knows nothing else of how children are trained. `Children` trains real children with
+`child.ChildTrainer`, on a pool of worker processes (`workers.ChildPool`) or, with
+num_workers=0, in the calling process (no isolation, no timeout: for tests and
+notebooks). `synthetic.SyntheticChildren` scores configs against target configs instead,
+to exercise a controller through the real runner in seconds.
+"""
+from typing import Protocol
+
+from mnms_tf import child
+from mnms_tf import data_summary
+from mnms_tf import workers
+from mnms_tf.embeddings import registry as module_registry
+from mnms_tf.tasks import registry as task_registry
+
+
+class Evaluator(Protocol):
+
+  def check_tasks(self, tasks):
+    """Raises a errors.UserError if a task cannot be evaluated; writes nothing."""
+
+  def describe(self, tasks, space):
+    """Plain data of everything that decides a child's result (recorded in run.json)."""
+
+  def run(self, jobs):
+    """Yields (job index, child.ChildResult, worker name) for jobs [(task, config, seed)],
+    in any order; a child that cannot be trained is a `failed` result, never an exception."""
+
+  def close(self):
+    """Releases workers and caches."""
+
+
+class Children:
+  """Real children: `child.ChildTrainer` in `num_workers` processes, or here if 0."""
+
+  def __init__(self, data_dir, num_workers=0):
+    self.data_dir = data_dir
+    # Built here in any case: its settings go to run.json and its gin bindings to
+    # operative_config.gin; it loads nothing until it trains.
+    self.trainer = child.ChildTrainer(data_dir=data_dir)
+    self.pool = workers.ChildPool(num_workers, data_dir) if num_workers else None
+
+  def check_tasks(self, tasks):
+    for task in tasks:
+      task_registry.check_task(task, self.data_dir)
+
+  def describe(self, tasks, space):
+    modules = sorted(space.choices.get('embedding', ()))
+    return {
+        'kind': 'children',
+        'trainer': self.trainer.settings(),
+        'module_handles': {m: module_registry.module_handles().get(m) for m in modules},
+        'checksums': {
+            'tasks': {t: data_summary.split_checksums(t, self.data_dir) for t in tasks},
+            'modules': {m: data_summary.module_checksum(module_registry.resolve(
+                module_registry.handle_for(m, self.data_dir))) for m in modules}},
+    }
+
+  def run(self, jobs):
+    if self.pool is not None:
+      yield from self.pool.run(jobs)
+      return
+    for index, (task, config, seed) in enumerate(jobs):
+      yield index, self.trainer.train(task, config, seed), 'main'
+
+  def close(self):
+    if self.pool is not None:
+      self.pool.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()

@@ -1,0 +1,114 @@
+"""The worker pool, with real processes: results, and faults that fail one child only."""
+import os
+import signal
+
+import gin
+import numpy as np
+import pytest
+
+from mnms_tf import child
+from mnms_tf import search_space
+from mnms_tf import workers
+
+LONG_STEPS = 200000  # a child that trains far longer than any test waits
+SHORT = {'embedding': 'en-dim50', 'trainable': False, 'nlayers': 1, 'nnodes': 10,
+         'learning_rate': 0.3, 'iterations': 20, 'regularization': 0.0}
+LONG = dict(SHORT, iterations=LONG_STEPS)
+
+
+@pytest.fixture
+def space(tiny_task):
+  """The tiny task, and a search space with a very long child in it."""
+  gin.parse_config(f"""
+      import mnms_tf.search_space
+      SearchSpace.choices = {{
+          'embedding': ('en-dim50', 'es-dim50'),
+          'trainable': (False, True),
+          'nlayers': (0, 1),
+          'nnodes': (10, 50),
+          'learning_rate': (0.03, 0.3),
+          'iterations': (10, 20, {LONG_STEPS}),
+          'regularization': (0.0, 0.001),
+      }}""")
+  return search_space.SearchSpace()
+
+
+def test_parallel_workers_give_the_in_process_results(space):
+  rng = np.random.default_rng(0)
+  jobs = [('tiny', dict(space.sample(rng), iterations=20), seed) for seed in range(6)]
+  trainer = child.ChildTrainer(data_dir=None)
+  expected = [trainer.train(*job) for job in jobs]
+  with workers.ChildPool(2, data_dir=None) as pool:
+    results = {index: (result, worker) for index, result, worker in pool.run(jobs)}
+    pids = pool.worker_pids()
+  assert len(pids) == 2 and {worker for _, worker in results.values()} <= {
+      f'worker-{pid}' for pid in pids}
+  for index, (result, _) in results.items():
+    assert result.status == child.OK, result.message
+    assert result.val_accuracy == expected[index].val_accuracy
+    assert result.test_accuracy == expected[index].test_accuracy
+  assert sorted(results) == list(range(len(jobs)))
+
+
+@pytest.mark.usefixtures('space')
+def test_a_killed_worker_fails_its_child_only():
+  jobs = [('tiny', LONG, 0)] + [('tiny', SHORT, seed) for seed in (1, 2, 3)]
+  results = {}
+  with workers.ChildPool(2, data_dir=None) as pool:
+    list(pool.run([('tiny', SHORT, 0)] * 2))  # both workers up, so the long child starts at once
+    for index, result, worker in pool.run(jobs):
+      if not results:  # the other worker trains the long child
+        victim, = [pid for pid in pool.worker_pids() if f'worker-{pid}' != worker]
+        os.kill(victim, signal.SIGKILL)
+      results[index] = result
+    assert results[0].status == child.FAILED and results[0].config == LONG
+    assert results[0].message == (
+        f'worker process {victim} died (killed by signal SIGKILL) while training this child')
+    assert [results[i].status for i in (1, 2, 3)] == [child.OK] * 3
+    assert victim not in pool.worker_pids()
+    (_, later, _), = pool.run([('tiny', SHORT, 4)])
+    assert later.status == child.OK, later.message
+
+
+@pytest.mark.usefixtures('space')
+def test_a_child_past_the_timeout_fails_and_the_pool_goes_on():
+  with workers.ChildPool(1, data_dir=None, child_timeout_seconds=5) as pool:
+    results = {index: (result, worker) for index, result, worker in
+               pool.run([('tiny', LONG, 0), ('tiny', SHORT, 1)])}
+    long_child, timed_out_worker = results[0]
+    assert long_child.status == child.FAILED
+    assert long_child.message == 'timed out after 5 s (ChildPool.child_timeout_seconds = 5)'
+    assert 5 <= long_child.total_seconds < 15
+    assert results[1][0].status == child.OK, results[1][0].message
+    assert timed_out_worker not in [f'worker-{pid}' for pid in pool.worker_pids()]
+
+
+@pytest.mark.usefixtures('space')
+def test_stopping_early_kills_the_busy_workers_only():
+  with workers.ChildPool(2, data_dir=None) as pool:
+    run = pool.run([('tiny', LONG, 0), ('tiny', SHORT, 1)])
+    index, _, worker = next(run)
+    assert index == 1 and len(pool.worker_pids()) == 2
+    run.close()
+    assert [f'worker-{pid}' for pid in pool.worker_pids()] == [worker]
+    (_, later, later_worker), = pool.run([('tiny', SHORT, 2)])
+    assert later.status == child.OK and later_worker == worker
+  assert not pool.worker_pids()
+  pool.close()  # idempotent
+
+
+@pytest.mark.usefixtures('space')
+def test_workers_that_cannot_start_fail_each_child_once():
+  jobs = [('tiny', SHORT, seed) for seed in range(3)]
+  with workers.ChildPool(2, data_dir=None, gin_config='NoSuchThing.value = 1') as pool:
+    results = sorted(pool.run(jobs), key=lambda r: r[0])
+  assert [index for index, _, _ in results] == [0, 1, 2]
+  for _, result, worker in results:
+    assert result.status == child.FAILED
+    assert result.message.startswith(f'worker process {worker[len("worker-"):]} could not start')
+    assert 'NoSuchThing' in result.message
+
+
+def test_at_least_one_worker():
+  with pytest.raises(ValueError, match='num_workers >= 1'):
+    workers.ChildPool(0, data_dir=None)
