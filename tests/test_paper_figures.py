@@ -10,8 +10,9 @@ import tensorflow as tf
 
 from mnms_tf import analysis
 from mnms_tf import child
-from mnms_tf import learner
-from mnms_tf import runner
+from mnms_tf import agent as agent_lib
+from mnms_tf import controller
+from mnms_tf import run_dir
 from mnms_tf import search_space
 from mnms_tf import store as store_lib
 from paper_figures import fig2_multitask_search
@@ -39,17 +40,15 @@ def _make_run(root, experiment, seed, tasks, controller_tasks, starts):
   path = os.path.join(root, experiment, f'seed_{seed}')
   os.makedirs(path)
   space = search_space.SearchSpace()
-  info = dict(tasks=tasks, controller='mnms', seed=seed, children_per_iteration=8,
-              search_space={k: list(v) for k, v in space.choices.items()}, init_from=None,
+  info = dict(format=run_dir.FORMAT, tasks=tasks, seed=seed, children_per_iteration=8,
+              reuse_evaluated=False, init_from=None, search_space=space.describe(),
+              controller=controller.ControllerFactory().describe(), evaluator={},
               controller_tasks=controller_tasks)
-  with open(os.path.join(path, runner.RUN_INFO), 'w') as f:
+  with open(os.path.join(path, run_dir.RUN_INFO), 'w') as f:
     json.dump(info, f)
-  with open(os.path.join(path, runner.CONFIG_GIN), 'w') as f:
-    f.write('# defaults\n')
-  agent = learner.MNMSAgent(controller_tasks, space.sizes, seed=seed)
-  checkpoint = tf.train.Checkpoint(controller=agent.checkpoint(),
-                                   iteration=tf.Variable(1, dtype=tf.int64))
-  tf.train.CheckpointManager(checkpoint, os.path.join(path, runner.CHECKPOINTS), 1).save()
+  agent = agent_lib.MNMSAgent(controller_tasks, space.sizes, seed=seed)
+  checkpoint = run_dir.controller_checkpoint(agent, tf.Variable(1, dtype=tf.int64))
+  run_dir.Checkpointer(os.path.join(path, run_dir.CHECKPOINTS), checkpoint).save(1)
   rng = np.random.default_rng(seed)
   with store_lib.TrialStore(path) as store:
     for t, task in enumerate(tasks):

@@ -16,6 +16,10 @@ import pytest
 import tensorflow as tf
 
 from mnms_tf import child
+from mnms_tf import data_summary
+from mnms_tf import evaluators
+from mnms_tf import paths
+from mnms_tf import run_dir
 from mnms_tf import runner
 from mnms_tf import search_space
 from mnms_tf import store as store_lib
@@ -68,8 +72,9 @@ def _parse(search_gin, *bindings):
 
 
 def _search(root_dir, iterations, **kwargs):
-  return runner.search(str(root_dir), runner.Budget(iterations=iterations), num_workers=1,
-                       **kwargs)
+  with evaluators.Children(paths.default_data_dir()) as in_process:
+    return runner.search(str(root_dir), runner.Budget(iterations=iterations), in_process,
+                         **kwargs)
 
 
 def _binary(module, *args, timeout=300):
@@ -101,20 +106,27 @@ def test_search_binary_runs_two_iterations_and_records_everything(search_gin, tm
     assert row['status'] == 'ok' and 0.0 <= row['val_accuracy'] <= 1.0
     assert row['reward'] == pytest.approx(row['val_accuracy'] ** 3)
     assert row['config_hash'] == search_space.config_hash(row['config'])
-    assert row['worker'] == 'main' and row['seconds'] > 0 and row['finished_at'] >= row[
+    assert row['worker'].startswith('worker-') and row['seconds'] > 0 and row['finished_at'] >= row[
         'started_at']
   info = json.loads((root / 'run.json').read_text())
-  assert info['tasks'] == TASKS and info['controller'] == 'mnms'
+  assert info['tasks'] == TASKS and info['controller']['kind'] == 'mnms'
+  assert info['controller']['agent']['entropy_weight'] == 0.05
+  assert info['evaluator']['trainer']['reward_exponent'] == 3.0
+  _parse(search_gin)
+  assert info['evaluator']['checksums']['tasks']['tiny_sentiment'] == (
+      data_summary.split_checksums('tiny_sentiment', None))
+  assert set(info['evaluator']['checksums']['modules']) == {'en-dim50', 'es-dim50'}
   assert 'search.children_per_iteration = 4' in (root / 'config.gin').read_text()
-  assert 'MNMSAgent.' in (root / 'operative_config.gin').read_text()
+  operative = (root / 'operative_config.gin').read_text()
+  assert 'AgentSettings.' in operative and 'ChildTrainer.' in operative
   assert tf.train.latest_checkpoint(str(root / 'checkpoints')).endswith('-2')
   tags = set()
   for name in os.listdir(root / 'tensorboard'):
     for event in tf.compat.v1.train.summary_iterator(str(root / 'tensorboard' / name)):
       tags.update(v.tag for v in event.summary.value)
   task = rows[0]['task']
-  assert {f'{task}/reward_mean', f'{task}/val_accuracy_best', f'{task}/baseline',
-          f'{task}/entropy', 'controller/actor_loss', 'controller/critic_loss'} <= tags
+  assert {f'{task}/reward_mean', f'{task}/val_accuracy_best',
+          f'{task}/entropy', 'controller/actor_loss', f'controller/baseline/{task}'} <= tags
 
 
 def test_sigkill_at_any_moment_then_resume_loses_and_repeats_nothing(search_gin, tmp_path):
@@ -168,7 +180,7 @@ def test_transfer_adds_new_tasks_and_starts_an_empty_replay_bank(search_gin, tmp
       user_tasks.tasks = [@tiny_sentiment/FileTask(), @tiny_language/FileTask(),
                           @tiny_new/FileTask()]""")
   _search(tmp_path / 'transfer', 1, init_from=str(tmp_path / 'pretrained'))
-  info = runner.read_run_info(str(tmp_path / 'transfer'))
+  info = run_dir.read_info(str(tmp_path / 'transfer'))
   assert info['controller_tasks'] == TASKS + ['tiny_new']
   assert info['init_from'] == str(tmp_path / 'pretrained')
   reader = tf.train.load_checkpoint(str(tmp_path / 'transfer' / 'checkpoints'))
@@ -191,7 +203,7 @@ def test_transfer_adds_new_tasks_and_starts_an_empty_replay_bank(search_gin, tmp
 
 
 def test_random_search_and_reuse_of_evaluated_configs(search_gin, tmp_path):
-  _parse(search_gin, 'search.controller = "random"', 'search.reuse_evaluated = True',
+  _parse(search_gin, 'ControllerFactory.kind = "random"', 'search.reuse_evaluated = True',
          "SearchSpace.choices = {'embedding': ('en-dim50',), 'trainable': (False,), "
          "'nlayers': (0, 1), 'nnodes': (10,), 'learning_rate': (0.3,), 'iterations': (10,), "
          "'regularization': (0.0,)}")
@@ -218,15 +230,24 @@ def test_bad_input_is_a_specific_error_and_leaves_the_run_alone(search_gin, tmp_
     _search(root, 1, tasks=['nope'])
   _search(root, 2)
   before = [_key(r) for r in _rows(root)]
-  with pytest.raises(runner.RunDirError, match='holds a different run.*tasks'):
+  with pytest.raises(runner.RunDirError, match='other settings.*tasks'):
     _search(root, 3, tasks=['tiny_language'])
   with pytest.raises(runner.RunDirError, match='children_per_iteration'):
     _search(root, 3, children_per_iteration=2)
-  latest = tf.train.latest_checkpoint(str(root / 'checkpoints'))
-  data_file, = [p for p in os.listdir(root / 'checkpoints')
-                if p.startswith(os.path.basename(latest) + '.data')]
-  (root / 'checkpoints' / data_file).write_bytes(b'garbage' * 100)
-  with pytest.raises(runner.CheckpointError, match='Cannot restore.*untouched.*replaying'):
+  config_gin = (root / 'config.gin').read_text()
+  with gin.unlock_config():
+    gin.parse_config('AgentSettings.entropy_weight = 0.01\nChildTrainer.batch_size = 50')
+  with pytest.raises(runner.RunDirError) as refused:
+    _search(root, 3)
+  assert ('controller.agent.entropy_weight: stored 0.05, now 0.01' in str(refused.value) and
+          'evaluator.trainer.batch_size: stored 100, now 50' in str(refused.value))
+  assert (root / 'config.gin').read_text() == config_gin
+  with gin.unlock_config():
+    gin.parse_config('AgentSettings.entropy_weight = 0.05\nChildTrainer.batch_size = 100')
+  for name in os.listdir(root / 'checkpoints'):
+    if '.data' in name:
+      (root / 'checkpoints' / name).write_bytes(b'garbage' * 100)
+  with pytest.raises(run_dir.CheckpointError, match='no checkpoint is readable.*untouched.*replaying'):
     _search(root, 3)
   assert [_key(r) for r in _rows(root)] == before
   with pytest.raises(store_lib.StoreError, match='no trial store|No trial store'):
