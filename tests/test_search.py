@@ -302,3 +302,140 @@ def test_exported_best_model_classifies_strings_in_a_fresh_process(search_gin, t
   again = _binary('mnms_tf.bin.export_best', f'--root_dir={tmp_path / "run"}',
                   '--task=tiny_sentiment', f'--output={output}')
   assert again.returncode == 1 and 'exists already' in again.stderr
+
+
+def test_a_second_process_is_refused_and_a_killed_holder_does_not_block(search_gin, tmp_path):
+  root = tmp_path / 'run'
+  with run_dir.RunDir(str(root)).lock():
+    refused = _binary('mnms_tf.bin.search', f'--root_dir={root}', f'--gin_file={search_gin}',
+                      '--iterations=1')
+  assert refused.returncode == 1, refused.stderr[-2000:]
+  assert refused.stderr.strip().splitlines()[-1] == (
+      f'search: error: {root} is in use by another search (PID {os.getpid()}); wait for it '
+      f'or stop it first')
+  assert not (root / 'run.json').exists()
+  holder = subprocess.Popen([sys.executable, '-c', (
+      'import sys, time\nfrom mnms_tf import run_dir\n'
+      f'with run_dir.RunDir({str(root)!r}).lock():\n  print("locked", flush=True)\n'
+      '  time.sleep(600)')], cwd=REPO, stdout=subprocess.PIPE, text=True)
+  assert holder.stdout.readline().strip() == 'locked'
+  holder.send_signal(signal.SIGKILL)
+  holder.wait()
+  with run_dir.RunDir(str(root)).lock():
+    assert (root / 'lock').read_text().strip() == str(os.getpid())
+
+
+def test_budgets_in_children_and_seconds(search_gin, tmp_path):
+  _parse(search_gin)
+  with evaluators.Children(paths.default_data_dir()) as in_process:
+    summary = runner.search(str(tmp_path / 'run'), runner.Budget(children=6), in_process)
+    assert summary['iterations'] == 2 and summary['children'] == 8
+    again = runner.search(str(tmp_path / 'run'), runner.Budget(seconds=0), in_process)
+  assert again['iterations'] == 2 and again['children'] == 8
+
+
+def test_configs_that_train_the_same_child_are_one(search_gin, tmp_path):
+  _parse(search_gin, 'search.reuse_evaluated = True', "search.tasks = ['tiny_sentiment']",
+         "SearchSpace.choices = {'embedding': ('en-dim50',), 'trainable': (False,), "
+         "'nlayers': (0,), 'nnodes': (10, 50), 'learning_rate': (0.3,), 'iterations': (10,), "
+         "'regularization': (0.0,)}")
+  space = search_space.SearchSpace()
+  with_10, with_50 = space.to_config([0, 0, 0, 0, 0, 0, 0]), space.to_config([0, 0, 0, 1, 0, 0, 0])
+  assert space.config_hash(with_10) == space.config_hash(with_50)
+  assert space.canonical(with_50)['nnodes'] is None
+  assert space.config_hash(dict(with_10, nlayers=1)) != space.config_hash(dict(with_50, nlayers=1))
+  _search(tmp_path / 'run', 2)
+  rows = _rows(tmp_path / 'run')
+  assert {r['config']['nnodes'] for r in rows} == {10, 50}  # the configs as sampled
+  # The first iteration trains its 4 children; every child of the second is a copy, whatever
+  # its nnodes.
+  assert [r['reused_from'] is None for r in rows] == [True] * 4 + [False] * 4
+  assert {r['config']['nnodes'] for r in rows[4:]} == {10, 50}
+
+
+def test_a_worker_killed_in_a_search_is_one_failed_trial_and_never_retrained(search_gin,
+                                                                              tmp_path):
+  _parse(search_gin)
+  root = str(tmp_path / 'run')
+  killed = []
+
+  def kill_first_worker(pool):
+    deadline = time.time() + 120
+    while not pool.worker_pids() and time.time() < deadline:
+      time.sleep(0.05)
+    killed.extend(pool.worker_pids()[:1])
+    os.kill(killed[0], signal.SIGKILL)
+
+  import threading  # pylint: disable=g-import-not-at-top
+  with evaluators.Children(paths.default_data_dir(), num_workers=1) as pool_evaluator:
+    threading.Thread(target=kill_first_worker, args=(pool_evaluator.pool,), daemon=True).start()
+    summary = runner.search(root, runner.Budget(iterations=2), pool_evaluator)
+  assert summary['iterations'] == 2 and killed
+  rows = _rows(root)
+  failed = [r for r in rows if r['status'] == 'failed']
+  assert len(failed) == 1 and f'worker process {killed[0]} died' in failed[0]['message']
+  assert 'SIGKILL' in failed[0]['message'] and failed[0]['reward'] == 0.0
+  assert sum(r['status'] == 'ok' for r in rows) == 7
+  shutil.rmtree(os.path.join(root, 'checkpoints'))  # replays both iterations from the store
+  _search(root, 2)
+  assert _rows(root) == rows
+
+
+def test_the_example_user_task_gin_parses_and_its_task_trains(tmp_path, tiny_module):
+  path = tmp_path / 'reviews.tsv'
+  path.write_text('review\tstars\n' + ''.join(
+      f'{"good movie" if i % 2 else "bad movie"} {i}\t{"5" if i % 2 else "1"}\n'
+      for i in range(60)))
+  from mnms_tf import configs  # pylint: disable=g-import-not-at-top
+  configs.parse(['examples/user_task.gin'], [
+      f"my_reviews/FileTask.path = '{path}'",
+      f"module_handles.handles = {{'en-dim50': '{tiny_module[0]}'}}"])
+  assert task_registry.check_task('my_reviews', None)['num_classes'] == 2
+  result = child.ChildTrainer().train('my_reviews', {
+      'embedding': 'en-dim50', 'trainable': True, 'nlayers': 1, 'nnodes': 10,
+      'learning_rate': 0.3, 'iterations': 100, 'regularization': 0.0}, seed=0)
+  assert result.status == 'ok' and result.val_accuracy > 0.5, result
+
+
+def test_reproduce_end_to_end_on_tiny_tasks(tmp_path, tiny_module):
+  """The whole reproduction (two seeds of tiny searches, baselines, every figure, the table
+  and REPORT.md) on tiny files that take the offline tasks' names."""
+  tasks = []
+  for name, (positive, negative) in {
+      'spanish_langid': ('canción', 'movie'), 'rt_snippets': ('good', 'bad'),
+      'polarity_reviews': ('good movie', 'bad movie'), 'es_tweets': ('canción buena', 'mala')
+  }.items():
+    _write_task(tmp_path / f'{name}.csv',
+                lambda i, p=positive, n=negative: (p, 'pos') if i % 2 else (n, 'neg'))
+    tasks.append(f"""
+        {name}/FileTask.name = '{name}'
+        {name}/FileTask.path = '{tmp_path / f"{name}.csv"}'
+        {name}/FileTask.text_column = 'text'
+        {name}/FileTask.label_column = 'label'""")
+  handles = {slot: tiny_module[0] for slot in ('en-dim50', 'en-dim128', 'es-dim50', 'es-dim128')}
+  (tmp_path / 'tiny.gin').write_text('\n'.join([
+      "include 'search/tiny_test.gin'", 'import mnms_tf.baselines',
+      'import mnms_tf.embeddings.registry', 'import mnms_tf.tasks.registry',
+      f'module_handles.handles = {handles}', *tasks,
+      'user_tasks.tasks = [' + ', '.join(f'@{n}/FileTask()' for n in (
+          'spanish_langid', 'rt_snippets', 'polarity_reviews', 'es_tweets')) + ']',
+      "hand_tuned_config.embeddings = {'en': 'en-dim50', 'es': 'es-dim50', 'multi': 'es-dim50'}",
+      'hand_tuned_config.nnodes = 10', 'hand_tuned_config.learning_rate = 0.3',
+      'hand_tuned_config.iterations = 20', 'hand_tuned_config.regularization = 0.001']))
+  output = tmp_path / 'figures'
+  result = _binary('mnms_tf.bin.reproduce', f'--root_dir={tmp_path / "reproduction"}',
+                   f'--output_dir={output}', '--seeds=2', '--multitask_iterations=2',
+                   '--transfer_iterations=1', '--workers=1',
+                   f'--gin_file={tmp_path / "tiny.gin"}', timeout=900)
+  assert result.returncode == 0, result.stderr[-3000:]
+  for experiment in ('multitask', 'transfer', 'scratch', 'on_policy'):
+    for seed in (0, 1):
+      info = run_dir.read_info(str(tmp_path / 'reproduction' / experiment / f'seed_{seed}'))
+      assert info['seed'] == seed
+  assert info['controller']['agent']['mode'] == 'on_policy'
+  for name in ('fig2_multitask_search.png', 'fig3_parameter_distributions.png',
+               'fig4_transfer.png', 'fig5_task_embeddings.png', 'results_table.md',
+               'results_table.csv', 'REPORT.md'):
+    assert (output / name).stat().st_size > 0, name
+  report = (output / 'REPORT.md').read_text()
+  assert 'Transfer starts better' in report and 'hand-tuned' in report
