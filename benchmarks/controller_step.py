@@ -16,8 +16,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from mnms_tf import agent as agent_lib
 from mnms_tf import child
-from mnms_tf import learner
 from mnms_tf import search_space
 from mnms_tf import synthetic
 
@@ -25,20 +25,20 @@ _BATCH_SIZE = flags.DEFINE_integer('batch_size', 8, 'Configs sampled per iterati
 _ITERATIONS = flags.DEFINE_integer('iterations', 100, 'Timed controller iterations.')
 _NUM_CHILDREN = flags.DEFINE_integer('num_children', 8, 'Timed children (after one warm-up).')
 _TASK = flags.DEFINE_string('task', 'rt_snippets', 'Task the children train on.')
-_MODE = flags.DEFINE_enum('mode', learner.OFF_POLICY, [learner.OFF_POLICY, learner.ON_POLICY],
+_MODE = flags.DEFINE_enum('mode', agent_lib.OFF_POLICY, [agent_lib.OFF_POLICY, agent_lib.ON_POLICY],
                           'Controller training mode.')
 
 
 def time_controller(space, batch_size, iterations, mode):
   """Seconds per iteration, after warm-up iterations that trace every function."""
-  agent = learner.MNMSAgent(['a', 'b'], space.sizes, mode=mode)
+  agent = agent_lib.MNMSAgent(['a', 'b'], space.sizes, agent_lib.AgentSettings(mode=mode))
   targets = [[size - 1 for size in space.sizes], [0] * len(space.sizes)]
 
   def iteration(i):
     task = i % 2
     actions, log_probabilities = agent.sample([task] * batch_size)
-    agent.observe([task] * batch_size, actions, synthetic.match_reward(targets[task], actions),
-                  log_probabilities, i)
+    rewards = [synthetic.match_accuracy(targets[task], a, 0) ** 3 for a in actions]
+    agent.observe([task] * batch_size, actions, np.float32(rewards), log_probabilities, i)
     agent.train()
 
   for i in range(5):

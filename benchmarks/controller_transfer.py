@@ -1,20 +1,24 @@
-r"""Transfer vs scratch on synthetic rewards: samples until a new task c is done.
+r"""Transfer vs scratch on synthetic children, through the real runner: samples until a new
+task c is done.
 
-  python benchmarks/controller_transfer.py [--seeds=5] [--budget=4800] \
-      [--gin_bindings='MNMSAgent.keep_optimizer_state = False']
+  python benchmarks/controller_transfer.py [--seeds=5] [--budget=4800] [--root_dir=DIR] \
+      [--gin_bindings='AgentSettings.keep_optimizer_state = False']
 
-For each seed and each of two reward shapes (mnms_tf/synthetic.py), a controller learns
+For each seed and each of two accuracy shapes (mnms_tf/synthetic.py), a controller learns
 tasks a and b (targets differing in every parameter); then task c (a's target but for the
 first and fourth choices, which neither a nor b uses) is searched by that controller
 transferred (new task embedding, empty replay bank) and by a fresh controller of the same
-seed. Two measures, side by side:
-- match reward (every parameter equal, no noise), until *solved*: greedy decoding is c's
-  target and every target choice has probability >= 0.9;
-- accuracy-like reward (unequal importances, noise), until the controller *samples good
-  models*: the mean reward of c's last 5 batches reaches --reward_target (0.62, a sampled
-  accuracy of about 0.85 when the best config scores 0.9), the paper's own measure.
-A run that is not done within the budget counts as the budget.
+seed. Every search is a real `runner.search` with `synthetic.SyntheticChildren` as its
+evaluator (run directories under --root_dir, resumable). Two measures, side by side:
+- match accuracy (every parameter equal, no noise), until *solved*: greedy decoding is
+  c's target and every target choice has probability >= 0.9;
+- accuracy-like (unequal importances, noise), until the controller *samples good
+  models*: the mean reward of c's last 5 iterations reaches --reward_target (0.62, a
+  sampled accuracy of about 0.85 when the best config scores 0.9), the paper's own measure.
+A search that is not done within the budget counts as the budget.
 """
+import os
+import tempfile
 import time
 
 from absl import app
@@ -22,7 +26,7 @@ from absl import flags
 import numpy as np
 
 from mnms_tf import configs
-from mnms_tf import learner
+from mnms_tf import runner
 from mnms_tf import search_space
 from mnms_tf import synthetic
 
@@ -30,19 +34,28 @@ _SEEDS = flags.DEFINE_integer('seeds', 5, 'Seeds to average over.')
 _BUDGET = flags.DEFINE_integer('budget', 4800, 'Samples allowed for each search.')
 _REWARD_TARGET = flags.DEFINE_float('reward_target', 0.62, 'Mean sampled accuracy-like reward '
                                     'that counts as done.')
+_ROOT_DIR = flags.DEFINE_string('root_dir', None, 'Where the run directories go (default: a '
+                                'new temporary directory).')
 configs.define_gin_flags()
 
 
-def transfer_vs_scratch(seed, targets, budget, reward_fn, **done):
+def _search(root_dir, targets, budget, seed, accuracy, until, init_from=None):
+  """Samples the search needed until `until`, or None within `budget`."""
+  summary = runner.search(root_dir, runner.Budget(children=budget, until=until),
+                          synthetic.SyntheticChildren(targets, accuracy), tasks=list(targets),
+                          seed=seed, init_from=init_from, checkpoint_every=100)
+  return summary['children'] if summary['stopped_by'] == 'until' else None
+
+
+def transfer_vs_scratch(root_dir, seed, targets, budget, accuracy, done):
   """(samples to pre-train a+b or None, transferred, scratch) for one seed."""
-  sizes = search_space.SearchSpace().sizes
-  agent = learner.MNMSAgent(['a', 'b'], sizes, seed=seed)
-  pretraining = synthetic.search(agent, {'a': targets['a'], 'b': targets['b']}, budget,
-                                 seed=seed, reward=reward_fn())
-  transferred = synthetic.search(agent.with_new_tasks(['c'], seed=seed), {'c': targets['c']},
-                                 budget, seed=seed, reward=reward_fn(), **done)
-  scratch = synthetic.search(learner.MNMSAgent(['c'], sizes, seed=seed), {'c': targets['c']},
-                             budget, seed=seed, reward=reward_fn(), **done)
+  pretrained = os.path.join(root_dir, 'pretrained')
+  ab = {'a': targets['a'], 'b': targets['b']}
+  pretraining = _search(pretrained, ab, budget, seed, accuracy, synthetic.solved(ab))
+  c = {'c': targets['c']}
+  transferred = _search(os.path.join(root_dir, 'transferred'), c, budget, seed, accuracy,
+                        done(c), init_from=pretrained)
+  scratch = _search(os.path.join(root_dir, 'scratch'), c, budget, seed, accuracy, done(c))
   return pretraining, transferred or budget, scratch or budget
 
 
@@ -51,17 +64,19 @@ def main(argv):
   configs.parse_gin_flags()
   targets = synthetic.example_targets(search_space.SearchSpace().sizes)
   budget = _BUDGET.value
+  root_dir = _ROOT_DIR.value or tempfile.mkdtemp(prefix='controller_transfer_')
   measures = {
-      'match reward, solved': (lambda seed: lambda: synthetic.match_reward, {}),
-      f'accuracy-like reward, mean reward >= {_REWARD_TARGET.value}': (
-          lambda seed: lambda: synthetic.AccuracyLikeReward(seed=seed),
-          {'mean_reward_target': _REWARD_TARGET.value}),
+      'match accuracy, solved': (synthetic.match_accuracy, synthetic.solved),
+      f'accuracy-like, mean reward >= {_REWARD_TARGET.value}': (
+          synthetic.AccuracyLike(),
+          lambda c: synthetic.sampling_good_models(list(c), _REWARD_TARGET.value)),
   }
-  for label, (reward_factory, done) in measures.items():
+  for (label, (accuracy, done)), name in zip(measures.items(), ('match', 'accuracy_like')):
     transferred, scratch = [], []
     for seed in range(_SEEDS.value):
       started = time.time()
-      pretraining, t, s = transfer_vs_scratch(seed, targets, budget, reward_factory(seed), **done)
+      pretraining, t, s = transfer_vs_scratch(
+          os.path.join(root_dir, name, f'seed_{seed}'), seed, targets, budget, accuracy, done)
       transferred.append(t)
       scratch.append(s)
       print(f'{label} | seed {seed}: a+b solved after {pretraining} samples; c done after '
@@ -70,6 +85,7 @@ def main(argv):
           f'{np.mean(scratch):.0f}, ratio transferred/scratch '
           f'{np.mean(transferred) / np.mean(scratch):.2f}; transfer faster on '
           f'{sum(t < s for t, s in zip(transferred, scratch))} of {len(scratch)} seeds')
+  print(f'run directories: {root_dir}')
 
 
 if __name__ == '__main__':

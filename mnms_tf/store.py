@@ -116,6 +116,11 @@ class TrialStore:
         params.append(value)
     return self._rows(f'WHERE {" AND ".join(clauses)}' if clauses else '', params)
 
+  def last_iterations(self, task, count):
+    """The trials of the task's last `count` iterations, in search order."""
+    return self._rows('WHERE task = ? AND iteration IN (SELECT DISTINCT iteration FROM trials '
+                      'WHERE task = ? ORDER BY iteration DESC LIMIT ?)', (task, task, count))
+
   def iteration(self, iteration):
     """slot -> trial of one iteration."""
     return {row['slot']: row for row in self._rows('WHERE iteration = ?', (iteration,))}

@@ -106,9 +106,9 @@ def sampling_good_models(tasks, mean_reward, last=5):
     del controller, iterations
     for task in tasks:
       rewards = {}
-      for row in store.trials(task=task):
+      for row in store.last_iterations(task, last):
         rewards.setdefault(row['iteration'], []).append(row['reward'])
-      recent = [np.mean(r) for _, r in sorted(rewards.items())[-last:]]
+      recent = [np.mean(r) for r in rewards.values()]
       if len(recent) < last or np.mean(recent) < mean_reward:
         return False
     return True

@@ -274,6 +274,8 @@ def test_trial_store_refuses_a_second_copy_and_finds_the_best(tmp_path):
     assert store.evaluated('t', search_space.config_hash({'x': 0.5}))['id'] == 1
     assert store.evaluated('t', search_space.config_hash({'x': 0.9})) is None  # failed
     assert [r['slot'] for r in store.trials(status='ok')] == [0, 0]
+    assert [(r['iteration'], r['slot']) for r in store.last_iterations('t', 1)] == [(1, 0)]
+    assert len(store.last_iterations('t', 5)) == 3
 
 
 def test_exported_best_model_classifies_strings_in_a_fresh_process(search_gin, tmp_path):
