@@ -165,6 +165,7 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
   if create_controller.kind != 'mnms' and init_from:
     raise RunDirError('Only an MNMS controller can be transferred: drop init_from')
   evaluator.check_tasks(tasks)
+  controller_tasks = _controller_tasks(tasks, init_from)  # checks the source before writing
   space = search_space.SearchSpace()
   run = run_dir_lib.RunDir(root_dir)
   with run.lock():
@@ -180,7 +181,7 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
       run.check_resume(stored, wanted)
       info = stored
     else:
-      info = run.create(dict(wanted, controller_tasks=_controller_tasks(tasks, init_from)))
+      info = run.create(dict(wanted, controller_tasks=controller_tasks))
     return _search_loop(run, info, budget, evaluator, create_controller, space,
                         checkpoint_every)
 
@@ -189,7 +190,11 @@ def _controller_tasks(tasks, init_from):
   """The tasks a new run's controller knows: a transferred one's old tasks come first."""
   if not init_from:
     return tasks
-  known = run_dir_lib.read_info(init_from)['controller_tasks']
+  source = run_dir_lib.read_info(init_from)
+  if source['controller']['kind'] != 'mnms':
+    raise RunDirError(f'--init_from={init_from} is a {source["controller"]["kind"]} search; '
+                      f'only an MNMS controller can be transferred')
+  known = source['controller_tasks']
   return known + [t for t in tasks if t not in known]
 
 

@@ -217,6 +217,13 @@ def test_random_search_and_reuse_of_evaluated_configs(search_gin, tmp_path):
     original = by_id[row['reused_from']]
     assert (row['task'], row['config'], row['val_accuracy']) == (
         original['task'], original['config'], original['val_accuracy'])
+  with gin.unlock_config():
+    gin.bind_parameter('ControllerFactory.kind', 'mnms')
+  for source, message in ((tmp_path / 'random', 'is a random search'),
+                          (tmp_path / 'nowhere', 'not a search run directory')):
+    with pytest.raises(runner.RunDirError, match=message):
+      _search(tmp_path / 'transfer', 1, init_from=str(source))
+  assert not (tmp_path / 'transfer').exists()
 
 
 def test_bad_input_is_a_specific_error_and_leaves_the_run_alone(search_gin, tmp_path):
