@@ -41,8 +41,8 @@ trained network into full-size steps that shake it. Each network has one Adam fo
 task-embedding table and one for the rest, so that this state can be kept while the
 table grows, and so that the table may learn faster (`task_embedding_learning_rate_scale`;
 10 was worse on synthetic rewards, so 1). On synthetic rewards shaped like real ones,
-a transferred controller samples good models for a related new task about 1.7x sooner
-than one from scratch; on noise-free rewards where every parameter counts the same, its
+a transferred controller samples good models for a related new task in about 0.6 of
+the samples a search from scratch needs; on noise-free rewards where every parameter counts the same, its
 policy does not converge sooner (README, benchmarks/controller_transfer.py).
 """
 import dataclasses
