@@ -19,10 +19,9 @@ import os
 
 from absl import app
 from absl import flags
+from absl import logging
 import gin
 import tensorflow as tf
-
-from absl import logging
 
 from mnms_tf import child
 from mnms_tf import configs
