@@ -164,6 +164,8 @@ def test_sigkill_at_any_moment_then_resume_loses_and_repeats_nothing(search_gin,
   rows = _rows(root)
   assert len({(r['iteration'], r['slot']) for r in rows}) == len(rows) == 24
   assert [_key(r) for r in rows] == [_key(r) for r in _rows(tmp_path / 'reference')]
+  operative = (root / 'operative_config.gin').read_text()  # written by the 2-worker run
+  assert 'ChildTrainer.batch_size = 100' in operative and 'module_handles.handles' in operative
 
 
 def test_transfer_adds_new_tasks_and_starts_an_empty_replay_bank(search_gin, tmp_path):
