@@ -43,6 +43,32 @@ def test_fine_tuning_is_reset_between_children_and_leaves_the_module(tiny_task, 
                                 tiny_module[1])
 
 
+def test_a_fine_tuned_child_after_one_on_another_task_equals_a_fresh_one(tiny_task, tmp_path):
+  """Only the rows a child's task can change are restored: those of every task must be."""
+  other = tmp_path / 'other.csv'
+  other.write_text('text,label\n' + ''.join(
+      f'{"canción" if i % 2 else "movie"} {"good" if i % 3 else "the"},{i % 2}\n'
+      for i in range(60)), encoding='utf-8')
+  gin.parse_config(tiny_task.replace('user_tasks.tasks = [@tiny/FileTask()]', f"""
+      other/FileTask.name = 'other'
+      other/FileTask.path = '{other}'
+      other/FileTask.text_column = 'text'
+      other/FileTask.label_column = 'label'
+      user_tasks.tasks = [@tiny/FileTask(), @other/FileTask()]"""))
+  tuned = dict(CONFIG, trainable=True, learning_rate=0.3)
+  trainer = child.ChildTrainer()
+  trainer.train('other', tuned, seed=4)
+  after_other = trainer.train('tiny', tuned, seed=0)
+  last = trainer.train('other', dict(tuned, nlayers=0), seed=5)
+  fresh_trainer = child.ChildTrainer()
+  fresh = fresh_trainer.train('other', dict(tuned, nlayers=0), seed=5)
+  assert after_other.val_accuracy == child.ChildTrainer().train('tiny', tuned, seed=0).val_accuracy
+  assert last.val_accuracy == fresh.val_accuracy
+  tables = [t._fine_tuned_tables['en-dim50'] for t in (trainer, fresh_trainer)]  # pylint: disable=protected-access
+  np.testing.assert_array_equal(tables[0].table.numpy(), tables[1].table.numpy())
+  np.testing.assert_array_equal(tables[0].accumulator.numpy(), tables[1].accumulator.numpy())
+
+
 def test_architectures_and_tables_are_reused_across_children(tiny_task):
   trainer = child.ChildTrainer()
   for seed in range(3):
