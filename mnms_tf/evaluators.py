@@ -2,7 +2,8 @@
 
 The runner hands an evaluator jobs (task, config, seed) and stores what comes back; it
 knows nothing else of how children are trained. `Children` trains real children with
-`child.ChildTrainer`, on a pool of worker processes (`workers.ChildPool`) or, with
+`child.ChildTrainer`, on a pool of worker processes (`workers.ChildPool`), on Ray actors
+(`ray_pool.RayPool`, one machine or a cluster) or, with
 num_workers=0, in the calling process (no isolation, no timeout: for tests and
 notebooks). `synthetic.SyntheticChildren` scores configs against target configs instead,
 to exercise a controller through the real runner in seconds.
@@ -11,6 +12,7 @@ from typing import Protocol
 
 from mnms_tf import child
 from mnms_tf import data_summary
+from mnms_tf import ray_pool
 from mnms_tf import workers
 from mnms_tf.embeddings import registry as module_registry
 from mnms_tf.tasks import registry as task_registry
@@ -32,15 +34,26 @@ class Evaluator(Protocol):
     """Releases workers and caches."""
 
 
-class Children:
-  """Real children: `child.ChildTrainer` in `num_workers` processes, or here if 0."""
+BACKENDS = ('processes', 'ray')
 
-  def __init__(self, data_dir, num_workers=0):
+
+class Children:
+  """Real children: `child.ChildTrainer` on `num_workers` worker processes or Ray actors
+  (`backend`; `ray_address` None starts a local Ray), or in this process if 0 workers."""
+
+  def __init__(self, data_dir, num_workers=0, backend='processes', ray_address=None):
+    if backend not in BACKENDS:
+      raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
     self.data_dir = data_dir
     # Built here in any case: its settings go to run.json and its gin bindings to
     # operative_config.gin; it loads nothing until it trains.
     self.trainer = child.ChildTrainer(data_dir=data_dir)
-    self.pool = workers.ChildPool(num_workers, data_dir) if num_workers else None
+    if not num_workers:
+      self.pool = None
+    elif backend == 'ray':
+      self.pool = ray_pool.RayPool(num_workers, data_dir, ray_address)
+    else:
+      self.pool = workers.ChildPool(num_workers, data_dir)
 
   def check_tasks(self, tasks):
     for task in tasks:

@@ -2,7 +2,7 @@ r"""Runs, or resumes, an MNMS search (or a random search) in a run directory.
 
   python -m mnms_tf.bin.search --root_dir=runs/multitask --gin_file=search/multitask.gin \
       [--iterations=N] [--max_children=N] [--max_seconds=S] [--workers=N] \
-      [--init_from=RUN_DIR] [--gin_bindings=...]
+      [--init_from=RUN_DIR] [--backend=processes|ray [--ray_address=ADDR]] [--gin_bindings=...]
 
 Running the same command again resumes where the last one stopped (or was killed).
 Settings of the search are gin (see `runner.search`); how long it runs and on how many
@@ -28,9 +28,15 @@ _MAX_CHILDREN = flags.DEFINE_integer('max_children', None, 'Stop once this many 
                                      'stored in all.')
 _MAX_SECONDS = flags.DEFINE_float('max_seconds', None, 'Stop starting iterations after this '
                                   'many seconds of this invocation.')
-_WORKERS = flags.DEFINE_integer('workers', os.cpu_count(), 'Worker processes training '
-                                'children (each isolated: a crash or a timeout is a failed '
-                                'trial).', lower_bound=1)
+_WORKERS = flags.DEFINE_integer('workers', os.cpu_count(), 'Worker processes (or Ray '
+                                'actors) training children (each isolated: a crash or a '
+                                'timeout is a failed trial).', lower_bound=1)
+_BACKEND = flags.DEFINE_enum('backend', 'processes', evaluators.BACKENDS, 'Where children '
+                             'train: worker processes here, or Ray actors (a local Ray, or '
+                             'the cluster at --ray_address).')
+_RAY_ADDRESS = flags.DEFINE_string('ray_address', None, "With --backend=ray: a running Ray "
+                                   "cluster ('auto', 'ray://head:10001'); default: start a "
+                                   'local Ray with --workers CPUs.')
 _INIT_FROM = flags.DEFINE_string('init_from', None, 'Transfer: start from the MNMS controller '
                                  'of this run directory (overrides search.init_from).')
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: $MNMS_DATA_DIR '
@@ -47,7 +53,8 @@ def main(argv):
   try:
     configs.parse_gin_flags()
     data_dir = os.path.abspath(_DATA_DIR.value or paths.default_data_dir())
-    with evaluators.Children(data_dir, _WORKERS.value) as evaluator:
+    with evaluators.Children(data_dir, _WORKERS.value, _BACKEND.value,
+                             _RAY_ADDRESS.value) as evaluator:
       runner.search(_ROOT_DIR.value, budget, evaluator, **overrides)
   except errors.UserError as e:
     errors.exit_with('search', e)

@@ -1,0 +1,72 @@
+"""Children on a local Ray (2 CPUs): the same trials as the process pool, faults as failed trials."""
+import gin
+import pytest
+
+from mnms_tf import child
+from mnms_tf import evaluators
+from mnms_tf import paths
+from mnms_tf import ray_pool
+from mnms_tf import runner
+from mnms_tf import search_space
+from mnms_tf import store as store_lib
+
+SHORT = {'embedding': 'en-dim50', 'trainable': False, 'nlayers': 1, 'nnodes': 10,
+         'learning_rate': 0.3, 'iterations': 100, 'regularization': 0.0}
+
+
+def _trials(root_dir):
+  with store_lib.TrialStore(str(root_dir), read_only=True) as store:
+    return [(r['iteration'], r['slot'], r['task'], r['config'], r['seed'], r['status'],
+             r['val_accuracy'], r['test_accuracy']) for r in store.trials()]
+
+
+def test_a_search_on_ray_stores_the_trials_of_the_process_pool(tiny_task, tmp_path):
+  from mnms_tf import configs  # pylint: disable=g-import-not-at-top
+  configs.parse([], [tiny_task, "include 'search/tiny_test.gin'", "search.tasks = ['tiny']"])
+  roots = {}
+  for backend in evaluators.BACKENDS:
+    roots[backend] = tmp_path / backend
+    with evaluators.Children(paths.default_data_dir(), 2, backend) as evaluator:
+      summary = runner.search(str(roots[backend]), runner.Budget(iterations=2), evaluator)
+    assert summary['children'] == 8
+  on_ray = _trials(roots['ray'])
+  assert len(on_ray) == 8 and all(t[5] == child.OK for t in on_ray)
+  assert on_ray == _trials(roots['processes'])
+  with store_lib.TrialStore(str(roots['ray']), read_only=True) as store:
+    assert all(r['worker'].startswith('ray-') for r in store.trials())
+
+
+def test_faults_on_ray_are_failed_children_and_the_pool_goes_on(tiny_task):
+  del tiny_task
+  gin.parse_config("""
+      import mnms_tf.search_space
+      SearchSpace.choices = {'embedding': ('en-dim50',), 'trainable': (False,),
+                             'nlayers': (1,), 'nnodes': (10,), 'learning_rate': (0.3,),
+                             'iterations': (100, 10000000), 'regularization': (0.0,)}""")
+  search_space.SearchSpace()  # operative: the actors' gin config has it
+  pool = ray_pool.RayPool(1, None, gin_config='NoSuchThing.value = 1')
+  try:
+    (_, broken, _), = pool.run([('tiny', SHORT, 0)])
+    assert broken.status == child.FAILED and broken.reward == 0.0
+    assert broken.message.startswith('Ray actor could not start: ')
+    assert 'NoSuchThing' in broken.message
+    pool.gin_config = gin.config_str()
+    pool.child_timeout_seconds = 20.0
+    long_child = dict(SHORT, iterations=10**7)
+    results = {i: r for i, r, _ in pool.run([('tiny', long_child, 1), ('tiny', SHORT, 2)])}
+    # A dead actor (as when its node is lost) fails its child only.
+    (_, first, name), = pool.run([('tiny', SHORT, 3)])
+    actor, = pool._actors  # pylint: disable=protected-access
+    pool._ray.kill(actor)  # pylint: disable=protected-access
+    pool._actors = [actor]  # pylint: disable=protected-access
+    (_, lost, _), = pool.run([('tiny', SHORT, 3)])
+    assert first.status == child.OK and name.startswith('ray-')
+    assert lost.status == child.FAILED
+    assert lost.message.startswith('Ray actor failed while training this child (ActorDiedError')
+    (_, again, _), = pool.run([('tiny', SHORT, 3)])
+    assert again.val_accuracy == first.val_accuracy
+    assert results[0].status == child.FAILED
+    assert results[0].message == 'timed out after 20 s (RayPool.child_timeout_seconds = 20)'
+    assert results[1].status == child.OK, results[1].message
+  finally:
+    pool.close()
