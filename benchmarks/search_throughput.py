@@ -1,0 +1,124 @@
+r"""Children per minute of a search's stream: an earlier commit's child path vs this one's.
+
+  python benchmarks/search_throughput.py [--baseline_ref=e150564] [--num_children=32] \
+      [--workers=2] [--runs=RUN_DIR,...] [--seed=0]
+
+One fixed stream of (task, config, seed) is trained twice on a pool of --workers
+processes, side by side in one run: once by the code of --baseline_ref (exported with
+`git archive` to a temporary directory and put first on PYTHONPATH), once by this
+checkout's. Times are wall clock from the first job to the last result, worker start-up,
+module loads and caches included (what a search of this length pays).
+
+The stream: with --runs, the first --num_children trials of those run directories'
+stores, in order (a real search's mix); otherwise half multitask (spanish_langid,
+rt_snippets) and half transfer (polarity_reviews, es_tweets) children drawn uniformly
+from the search space, which is what a controller draws before it has learned anything
+(a learned controller draws more fine-tuned children for sentiment tasks, which the new
+path speeds up most). Prints children per minute of both, the ratio, and the mean and
+max |validation accuracy gap| over children both trained.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+_BASELINE_REF = flags.DEFINE_string('baseline_ref', 'e150564', 'Commit whose child path is '
+                                    'the baseline (default: the path before issue 12).')
+_NUM_CHILDREN = flags.DEFINE_integer('num_children', 32, 'Children in the stream.')
+_WORKERS = flags.DEFINE_integer('workers', 2, 'Worker processes of each pool.')
+_RUNS = flags.DEFINE_list('runs', [], 'Replay these run directories\' trials instead.')
+_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the drawn stream.')
+_REPLAY = flags.DEFINE_string('replay', None, '(internal) train this stream file and '
+                              'write results beside it.')
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MULTITASK, TRANSFER = ('spanish_langid', 'rt_snippets'), ('polarity_reviews', 'es_tweets')
+
+
+def draw_stream(count, seed):
+  from mnms_tf import search_space  # pylint: disable=g-import-not-at-top
+  space, rng = search_space.SearchSpace(), np.random.default_rng(seed)
+  tasks = [MULTITASK[i % 2] if i < count // 2 else TRANSFER[i % 2] for i in range(count)]
+  return [(task, space.sample(rng), 1000 + i) for i, task in enumerate(tasks)]
+
+
+def stored_stream(run_dirs, count):
+  from mnms_tf import store as store_lib  # pylint: disable=g-import-not-at-top
+  jobs = []
+  for run_dir in run_dirs:
+    with store_lib.TrialStore(run_dir, read_only=True) as store:
+      jobs += [(r['task'], r['config'], r['seed']) for r in store.trials()]
+  return jobs[:count]
+
+
+def replay(stream_path):
+  """Runs in a subprocess whose PYTHONPATH picks the code under test."""
+  from mnms_tf import paths  # pylint: disable=g-import-not-at-top
+  from mnms_tf import workers  # pylint: disable=g-import-not-at-top
+  with open(stream_path) as f:
+    jobs = [tuple(job) for job in json.load(f)]
+  results = [None] * len(jobs)
+  started = time.time()
+  with workers.ChildPool(_WORKERS.value, paths.default_data_dir()) as pool:
+    for index, result, _ in pool.run(jobs):
+      results[index] = dict(status=result.status, val_accuracy=result.val_accuracy,
+                            seconds=result.total_seconds)
+  with open(stream_path + '.results', 'w') as f:
+    json.dump({'seconds': time.time() - started, 'results': results}, f)
+
+
+def _train(label, stream_path, pythonpath):
+  print(f'{label}: training {_NUM_CHILDREN.value} children on {_WORKERS.value} workers ...',
+        flush=True)
+  env = dict(os.environ, PYTHONPATH=pythonpath, TF_CPP_MIN_LOG_LEVEL='3')
+  subprocess.run([sys.executable, __file__, f'--replay={stream_path}',
+                  f'--workers={_WORKERS.value}'], env=env, check=True)
+  with open(stream_path + '.results') as f:
+    return json.load(f)
+
+
+def main(argv):
+  del argv
+  if _REPLAY.value:
+    return replay(_REPLAY.value)
+  jobs = (stored_stream(_RUNS.value, _NUM_CHILDREN.value) if _RUNS.value else
+          draw_stream(_NUM_CHILDREN.value, _SEED.value))
+  fine_tuned = sum(config['trainable'] for _, config, _ in jobs)
+  print(f'stream: {len(jobs)} children ({fine_tuned} fine-tuned), tasks '
+        f'{sorted({task for task, _, _ in jobs})}')
+  with tempfile.TemporaryDirectory() as tmp:
+    baseline_tree = os.path.join(tmp, 'baseline')
+    os.makedirs(baseline_tree)
+    archive = subprocess.run(['git', '-C', REPO, 'archive', _BASELINE_REF.value, 'mnms_tf'],
+                             capture_output=True, check=True).stdout
+    subprocess.run(['tar', '-x', '-C', baseline_tree], input=archive, check=True)
+    runs = {}
+    for label, tree in ((f'baseline {_BASELINE_REF.value}', baseline_tree), ('this checkout', REPO)):
+      stream_path = os.path.join(tmp, f'stream-{len(runs)}.json')
+      with open(stream_path, 'w') as f:
+        json.dump(jobs, f)
+      runs[label] = _train(label, stream_path, tree)
+  rates = {}
+  for label, run in runs.items():
+    rates[label] = 60 * len(jobs) / run['seconds']
+    kinds = {k: sum(r['seconds'] for r, (_, c, _) in zip(run['results'], jobs)
+                    if c['trainable'] == k) for k in (False, True)}
+    print(f'  {label:24} {run["seconds"]:7.1f} s  {rates[label]:6.2f} children/min  '
+          f'(child-seconds: frozen {kinds[False]:.1f}, fine-tuned {kinds[True]:.1f})')
+  baseline, new = runs.values()
+  gaps = [abs(a['val_accuracy'] - b['val_accuracy'])
+          for a, b in zip(baseline['results'], new['results'])
+          if a['status'] == b['status'] == 'ok']
+  print(f'throughput ratio (this / baseline): {rates["this checkout"] / list(rates.values())[0]:.2f}')
+  print(f'validation accuracy |gap| over {len(gaps)} children: mean {np.mean(gaps):.4f}, '
+        f'max {np.max(gaps):.4f}')
+
+
+if __name__ == '__main__':
+  app.run(main)
