@@ -158,6 +158,7 @@ class _TaskModuleCache:
     self.splits = splits
     self._ids = {}
     self._vectors = {}
+    self._trained_rows = None
 
   def ids(self, split):
     """(flat ids, row splits) of a split's texts."""
@@ -169,9 +170,9 @@ class _TaskModuleCache:
 
   def trained_rows(self):
     """The table rows a fine-tuned child on this task can change: its training split's ids."""
-    if 'trained_rows' not in self._ids:
-      self._ids['trained_rows'] = tf.unique(self.ids('train')[0])[0]
-    return self._ids['trained_rows']
+    if self._trained_rows is None:
+      self._trained_rows = tf.unique(self.ids('train')[0])[0]
+    return self._trained_rows
 
   def vectors(self, split):
     if split not in self._vectors:

@@ -22,6 +22,7 @@ import gin
 
 from mnms_tf import child
 from mnms_tf import errors
+from mnms_tf import workers
 
 
 def _import_ray():
@@ -42,11 +43,7 @@ class _ChildActor:
 
   def __init__(self, gin_config, data_dir, threads):
     try:
-      import tensorflow as tf  # pylint: disable=g-import-not-at-top
-      tf.config.threading.set_intra_op_parallelism_threads(threads)
-      tf.config.threading.set_inter_op_parallelism_threads(threads)
-      gin.parse_config(gin_config)
-      self.trainer, self.error = child.ChildTrainer(data_dir=data_dir), None
+      self.trainer, self.error = workers.start_trainer(gin_config, data_dir, threads), None
     except Exception as e:  # pylint: disable=broad-except
       self.trainer, self.error = None, f'{type(e).__name__}: {errors.one_line(e)}'
 

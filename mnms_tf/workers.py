@@ -38,14 +38,20 @@ def _exit_with_parent(parent_pid):
   os._exit(1)  # pylint: disable=protected-access
 
 
+def start_trainer(gin_config, data_dir, threads):
+  """The ChildTrainer of a fresh worker (process or Ray actor): its TF threads, the
+  search's gin config. Raises what stops it from starting."""
+  tf.config.threading.set_intra_op_parallelism_threads(threads)  # before any op
+  tf.config.threading.set_inter_op_parallelism_threads(threads)
+  gin.parse_config(gin_config)
+  return child.ChildTrainer(data_dir=data_dir)
+
+
 def _work(connection, parent_pid, gin_config, data_dir, threads):
   """A worker process: says whether it could start, then trains each job it is sent."""
   threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
   try:
-    tf.config.threading.set_intra_op_parallelism_threads(threads)  # before any op
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-    gin.parse_config(gin_config)
-    trainer = child.ChildTrainer(data_dir=data_dir)
+    trainer = start_trainer(gin_config, data_dir, threads)
   except Exception as e:  # pylint: disable=broad-except
     connection.send(f'{type(e).__name__}: {e}')
     return
