@@ -151,27 +151,37 @@ def fit_keras_child(task_name, config, seed=0, data_dir=None, batch_size=100,
 
 
 class _TaskModuleCache:
-  """Token ids (for fine-tuning) and sentence vectors (for frozen children) of one pair."""
+  """Word bags (for fine-tuning) and sentence vectors (for frozen children) of one pair."""
 
   def __init__(self, module, splits):
     self.module = module
     self.splits = splits
-    self._ids = {}
+    self._bags = {}
     self._vectors = {}
     self._trained_rows = None
 
-  def ids(self, split):
-    """(flat ids, row splits) of a split's texts."""
-    if split not in self._ids:
+  def bags(self, split):
+    """(ids, weights, row splits): each text's distinct token ids, weighted count / sqrt(its
+    length), so that a text's sentence vector is the weighted sum of its ids' rows (the
+    module's sqrt-n combiner). A bag of 100 reviews has 44% of their tokens."""
+    if split not in self._bags:
       ragged = tf.concat(list(module_registry.map_text_batches(
           self.module.tokenize, self.splits[split].texts)), axis=0)
-      self._ids[split] = (ragged.flat_values, ragged.row_splits)
-    return self._ids[split]
+      ids, lengths = ragged.flat_values.numpy(), ragged.row_lengths().numpy()
+      width = int(ids.max()) + 1 if ids.size else 1
+      texts = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+      keys, counts = np.unique(texts * width + ids, return_counts=True)
+      bag_texts = keys // width
+      weights = counts / np.sqrt(np.maximum(lengths, 1))[bag_texts]
+      row_splits = np.searchsorted(bag_texts, np.arange(len(lengths) + 1))
+      self._bags[split] = (tf.constant(keys % width, tf.int64), tf.constant(weights, tf.float32),
+                           tf.constant(row_splits, tf.int64))
+    return self._bags[split]
 
   def trained_rows(self):
     """The table rows a fine-tuned child on this task can change: its training split's ids."""
     if self._trained_rows is None:
-      self._trained_rows = tf.unique(self.ids('train')[0])[0]
+      self._trained_rows = tf.unique(self.bags('train')[0])[0]
     return self._trained_rows
 
   def vectors(self, split):
@@ -181,27 +191,27 @@ class _TaskModuleCache:
     return self._vectors[split]
 
 
-def _batch_tokens(flat_ids, row_splits, rows):
-  """(distinct ids, each token's position among them, each token's row in the batch)."""
-  ids = tf.gather(tf.RaggedTensor.from_row_splits(flat_ids, row_splits), rows)
-  distinct, positions = tf.unique(ids.flat_values)
-  return distinct, positions, ids.value_rowids()
+def _batch_bags(bags, rows):
+  """(ids, weights, text in the batch) of the bag entries of a batch's texts."""
+  ids, weights, row_splits = bags
+  picked = tf.gather(tf.RaggedTensor.from_row_splits(ids, row_splits), rows)
+  picked_weights = tf.gather(tf.RaggedTensor.from_row_splits(weights, row_splits), rows)
+  return picked.flat_values, picked_weights.flat_values, tf.cast(picked.value_rowids(), tf.int32)
 
 
-def _dense_combiner(positions, token_rows, batch_size, num_distinct):
-  """The module's sqrt-n combiner as a dense [batch, distinct] matrix (repeats summed).
+def _dense_combiner(positions, entry_texts, weights, batch_size, num_distinct):
+  """The sqrt-n combiner of a batch as a dense [batch, distinct ids] matrix.
 
   Training computes sentence vectors as `combiner @ table[distinct]`: a dense matmul whose
   gradient w.r.t. `table[distinct]` is already summed per distinct row, ready for a sparse
   update. On a batch of 100 long reviews (77k tokens, 8.5k distinct) forward and backward
   take 4 ms, against 9 ms for `segment_sqrt_n` and 16 ms for a sparse matmul (profile in
   the README's benchmark section). The matrix is small: a training batch is 100 texts.
+  It is built by `unsorted_segment_sum`, 4x faster than `scatter_nd` single-threaded.
   """
-  lengths = tf.math.bincount(tf.cast(token_rows, tf.int32), minlength=batch_size,
-                             maxlength=batch_size)
-  weights = tf.math.rsqrt(tf.cast(tf.maximum(lengths, 1), tf.float32))
-  return tf.scatter_nd(tf.stack([tf.cast(token_rows, tf.int32), positions], axis=1),
-                       tf.gather(weights, token_rows), tf.stack([batch_size, num_distinct]))
+  cells = tf.math.unsorted_segment_sum(weights, entry_texts * num_distinct + positions,
+                                       batch_size * num_distinct)
+  return tf.reshape(cells, [batch_size, num_distinct])
 
 
 class _FineTunedTable:
@@ -241,7 +251,8 @@ class _Architecture:
     self.accumulators = [tf.Variable(tf.zeros(v.shape), trainable=False)
                          for v in self.mlp.trainable_variables]
     # One trace per architecture, whatever the task's size or the child's length.
-    data = ((tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.int64)) if fine_tuned else
+    data = ((tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.float32),
+             tf.TensorSpec([None], tf.int64)) if fine_tuned else
             (tf.TensorSpec([None, input_dim], tf.float32),))
     self.train_loop = tf.function(self._train_loop, input_signature=[
         tf.TensorSpec([None, None], tf.int32), data, tf.TensorSpec([None], tf.int32),
@@ -275,8 +286,10 @@ class _Architecture:
     mlp_variables = list(self.mlp.trainable_variables)
     watched = list(mlp_variables)
     if self.fine_tuned:
-      distinct, positions, token_rows = _batch_tokens(data[0], data[1], rows)
-      combiner = _dense_combiner(positions, token_rows, tf.size(rows), tf.size(distinct))
+      ids, weights, entry_texts = _batch_bags(data, rows)
+      distinct, positions = tf.unique(ids)
+      combiner = _dense_combiner(positions, entry_texts, weights, tf.size(rows),
+                                 tf.size(distinct))
       table_rows = tf.gather(self.fine_tuned.table, distinct)
       watched.append(table_rows)
     with tf.GradientTape() as tape:
@@ -299,11 +312,10 @@ class _Architecture:
 
   def _logits(self, data, rows):
     if self.fine_tuned:
-      # Evaluation batches are large: the sparse op, not a dense combiner.
-      distinct, positions, token_rows = _batch_tokens(data[0], data[1], rows)
-      return self.mlp(tf.sparse.segment_sqrt_n(tf.gather(self.fine_tuned.table, distinct),
-                                               positions, token_rows,
-                                               num_segments=tf.size(rows)))
+      # Evaluation batches are large: a weighted sum, not a dense combiner.
+      ids, weights, entry_texts = _batch_bags(data, rows)
+      return self.mlp(tf.math.unsorted_segment_sum(
+          tf.gather(self.fine_tuned.table, ids) * weights[:, None], entry_texts, tf.size(rows)))
     return self.mlp(tf.gather(data[0], rows))
 
 
@@ -407,7 +419,7 @@ class ChildTrainer:
                            self.initial_accumulator_value, self.reward_exponent, self.space)
       task = task_registry.get_task(task_name)
       cache = self._cache(task_name, config['embedding'])
-      data = {s: cache.ids(s) if config['trainable'] else (cache.vectors(s),)
+      data = {s: cache.bags(s) if config['trainable'] else (cache.vectors(s),)
               for s in task_registry.SPLITS}
       architecture = self._architecture(config, task.num_classes)
       architecture.reset(seed, self.initial_accumulator_value,
