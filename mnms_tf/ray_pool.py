@@ -76,6 +76,8 @@ class RayPool:
     self._ray = None
     self._started_ray = False
     self._actors = []  # idle ones
+    if address:
+      self._start()  # an unreachable cluster fails the search before it writes anything
 
   def _start(self):
     if self._ray is not None:
