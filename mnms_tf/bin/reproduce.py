@@ -40,10 +40,10 @@ from paper_figures import results_table
 _ROOT_DIR = flags.DEFINE_string('root_dir', 'runs/reproduction', 'Reproduction directory.')
 _SEEDS = flags.DEFINE_integer('seeds', 3, 'Seeds per experiment (0..N-1).')
 _MULTITASK_ITERATIONS = flags.DEFINE_integer(
-    'multitask_iterations', 40, 'Iterations of each multitask and on-policy search '
+    'multitask_iterations', 100, 'Iterations of each multitask and on-policy search '
     '(the paper ran thousands of children: e.g. 500).')
 _TRANSFER_ITERATIONS = flags.DEFINE_integer(
-    'transfer_iterations', 10, 'Iterations of each transfer and scratch search (paper scale: '
+    'transfer_iterations', 25, 'Iterations of each transfer and scratch search (paper scale: '
     'e.g. 300).')
 _WORKERS = flags.DEFINE_integer('workers', os.cpu_count(), 'Child processes per search.',
                                 lower_bound=1)
