@@ -12,6 +12,7 @@ from typing import Protocol
 
 from mnms_tf import child
 from mnms_tf import data_summary
+from mnms_tf import job_stream
 from mnms_tf import ray_pool
 from mnms_tf import workers
 from mnms_tf.embeddings import registry as module_registry
@@ -19,6 +20,7 @@ from mnms_tf.tasks import registry as task_registry
 
 
 class Evaluator(Protocol):
+  """Also streams jobs (job_stream.py): submit(key, job), next_result(), cancel()."""
 
   def check_tasks(self, tasks):
     """Raises a errors.UserError if a task cannot be evaluated; writes nothing."""
@@ -26,9 +28,15 @@ class Evaluator(Protocol):
   def describe(self, tasks, space):
     """Plain data of everything that decides a child's result (recorded in run.json)."""
 
-  def run(self, jobs):
-    """Yields (job index, child.ChildResult, worker name) for jobs [(task, config, seed)],
-    in any order; a child that cannot be trained is a `failed` result, never an exception."""
+  def submit(self, key, job):
+    """Queues job (task, config, seed) under `key`; it starts when a worker is free."""
+
+  def next_result(self):
+    """(key, child.ChildResult, worker name) of a finished child, in any order; a child that
+    cannot be trained is a `failed` result, never an exception."""
+
+  def cancel(self):
+    """Drops the queued jobs and stops the running ones."""
 
   def close(self):
     """Releases workers and caches."""
@@ -37,7 +45,7 @@ class Evaluator(Protocol):
 BACKENDS = ('processes', 'ray')
 
 
-class Children:
+class Children(job_stream.Streaming):
   """Real children: `child.ChildTrainer` on `num_workers` worker processes or Ray actors
   (`backend`; `ray_address` None starts a local Ray), or in this process if 0 workers."""
 
@@ -49,7 +57,7 @@ class Children:
     # operative_config.gin; it loads nothing until it trains.
     self.trainer = child.ChildTrainer(data_dir=data_dir)
     if not num_workers:
-      self.pool = None
+      self.pool = job_stream.InProcess(self.trainer.train, 'main')
     elif backend == 'ray':
       self.pool = ray_pool.RayPool(num_workers, data_dir, ray_address)
     else:
@@ -71,16 +79,17 @@ class Children:
                 module_registry.handle_for(m, self.data_dir))) for m in modules}},
     }
 
-  def run(self, jobs):
-    if self.pool is not None:
-      yield from self.pool.run(jobs)
-      return
-    for index, (task, config, seed) in enumerate(jobs):
-      yield index, self.trainer.train(task, config, seed), 'main'
+  def submit(self, key, job):
+    self.pool.submit(key, job)
+
+  def next_result(self):
+    return self.pool.next_result()
+
+  def cancel(self):
+    self.pool.cancel()
 
   def close(self):
-    if self.pool is not None:
-      self.pool.close()
+    self.pool.close()
 
   def __enter__(self):
     return self

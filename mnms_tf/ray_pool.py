@@ -1,4 +1,4 @@
-"""Trains an iteration's children on Ray actors: one machine or a cluster, same trials.
+"""Trains a search's children on Ray actors: one machine or a cluster, same trials.
 
 Each actor is what a `workers.ChildPool` worker is: it parses the search's gin config, sets
 TF to `cpus_per_child` threads and keeps one `child.ChildTrainer` (modules, cached vectors,
@@ -13,6 +13,7 @@ lost, out of memory, a crash) or that runs past `child_timeout_seconds` is store
 Every node needs this package (the same version) and the data at the same path: a shared
 `MNMS_DATA_DIR`, or `build_data` run on each node with the same `--data_dir`.
 """
+import collections
 import os
 import re
 import time
@@ -22,6 +23,7 @@ import gin
 
 from mnms_tf import child
 from mnms_tf import errors
+from mnms_tf import job_stream
 from mnms_tf import workers
 
 
@@ -56,8 +58,9 @@ class _ChildActor:
 
 
 @gin.configurable(denylist=['num_workers', 'data_dir', 'address', 'gin_config'])
-class RayPool:
-  """`run(jobs)` trains children on `num_workers` Ray actors; a fault fails one child only.
+class RayPool(job_stream.Streaming):
+  """Trains streamed children (job_stream.py) on `num_workers` Ray actors; a fault fails
+  one child only.
 
   `address`: a running cluster's address ('auto', 'ray://host:10001', ...); None starts a
   local Ray with `num_workers * cpus_per_child` CPUs, stopped again by `close()`.
@@ -76,6 +79,9 @@ class RayPool:
     self._ray = None
     self._started_ray = False
     self._actors = []  # idle ones
+    self._running = {}  # object ref -> (key, job, actor, started)
+    self._queue = collections.deque()  # (key, job) not started yet
+    self._finished = collections.deque()  # (key, result, actor name) not returned yet
     if address:
       self._start()  # an unreachable cluster fails the search before it writes anything
 
@@ -101,53 +107,67 @@ class RayPool:
   def _new_actor(self):
     return self._actor_class.remote(self.gin_config, self.data_dir, self.cpus_per_child)
 
-  def run(self, jobs):
-    """Yields (job index, child.ChildResult, actor name) as children finish, for `jobs`
-    [(task, config, seed)]. A child whose actor died or that timed out is a failed result."""
+  def submit(self, key, job):
+    """Queues `job` (task, config, seed); a free actor starts it at once."""
     self._start()
+    self._queue.append((key, job))
+    self._dispatch()
+
+  def next_result(self):
+    """(key, child.ChildResult, actor name) of the next child to finish. A child whose
+    actor died or that timed out is a failed result."""
     ray = self._ray
-    pending = list(enumerate(jobs))[::-1]
-    running = {}  # object ref -> (index, job, actor, started)
-    try:
-      while pending or running:
-        while pending and len(running) < self.num_workers:
-          index, job = pending.pop()
-          actor = self._actors.pop() if self._actors else self._new_actor()
-          running[actor.train.remote(*job)] = (index, job, actor, time.monotonic())
-        deadline = min(s for *_, s in running.values()) + self.child_timeout_seconds
-        done, _ = ray.wait(list(running), num_returns=1,
-                           timeout=max(0.0, deadline - time.monotonic()))
-        for ref in done:
-          index, job, actor, started = running.pop(ref)
-          try:
-            result, can_train = ray.get(ref)
-          except ray.exceptions.RayError as e:  # its actor or node died
-            reason = re.sub(r'\x1b\[[0-9;]*m', '', errors.one_line(e))
-            message = f'Ray actor failed while training this child ({type(e).__name__}: {reason})'
-            logging.warning('%s', message)
-            result = child.failed_result(*job, message, time.monotonic() - started)
-            can_train = False
-          if can_train:
-            self._actors.append(actor)
-          else:
-            ray.kill(actor)
-          yield index, result, _name(actor)
-        for ref, (index, job, actor, started) in list(running.items()):
-          if time.monotonic() - started > self.child_timeout_seconds:
-            del running[ref]
-            ray.kill(actor)
-            limit = f'{self.child_timeout_seconds:g}'
-            yield index, child.failed_result(
-                *job, f'timed out after {limit} s (RayPool.child_timeout_seconds = {limit})',
-                time.monotonic() - started), _name(actor)
-    finally:
-      for _, _, actor, _ in running.values():  # the caller stopped early
-        ray.kill(actor)
+    while not self._finished:
+      if not self._running:
+        raise RuntimeError('next_result() with no job submitted')
+      deadline = min(s for *_, s in self._running.values()) + self.child_timeout_seconds
+      done, _ = ray.wait(list(self._running), num_returns=1,
+                         timeout=max(0.0, deadline - time.monotonic()))
+      for ref in done:
+        key, job, actor, started = self._running.pop(ref)
+        try:
+          result, can_train = ray.get(ref)
+        except ray.exceptions.RayError as e:  # its actor or node died
+          reason = re.sub(r'\x1b\[[0-9;]*m', '', errors.one_line(e))
+          message = f'Ray actor failed while training this child ({type(e).__name__}: {reason})'
+          logging.warning('%s', message)
+          result = child.failed_result(*job, message, time.monotonic() - started)
+          can_train = False
+        if can_train:
+          self._actors.append(actor)
+        else:
+          ray.kill(actor)
+        self._finished.append((key, result, _name(actor)))
+      for ref, (key, job, actor, started) in list(self._running.items()):
+        if time.monotonic() - started > self.child_timeout_seconds:
+          del self._running[ref]
+          ray.kill(actor)
+          limit = f'{self.child_timeout_seconds:g}'
+          self._finished.append((key, child.failed_result(
+              *job, f'timed out after {limit} s (RayPool.child_timeout_seconds = {limit})',
+              time.monotonic() - started), _name(actor)))
+      self._dispatch()  # before the caller works on the result: actors stay busy
+    return self._finished.popleft()
+
+  def cancel(self):
+    """Drops the queued jobs and kills the busy actors: their children are not wanted."""
+    self._queue.clear()
+    self._finished.clear()
+    for _, _, actor, _ in self._running.values():
+      self._ray.kill(actor)
+    self._running = {}
+
+  def _dispatch(self):
+    while self._queue and len(self._running) < self.num_workers:
+      key, job = self._queue.popleft()
+      actor = self._actors.pop() if self._actors else self._new_actor()
+      self._running[actor.train.remote(*job)] = (key, job, actor, time.monotonic())
 
   def close(self):
     """Releases the actors; stops Ray if this pool started it."""
     if self._ray is None:
       return
+    self.cancel()
     for actor in self._actors:
       self._ray.kill(actor)
     self._actors = []

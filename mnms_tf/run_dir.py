@@ -176,8 +176,10 @@ class Checkpointer:
     return None
 
 
-def controller_checkpoint(controller, iteration):
-  return tf.train.Checkpoint(controller=controller.checkpoint(), iteration=iteration)
+def controller_checkpoint(controller, iteration, sampled_ahead=None):
+  """`sampled_ahead`: the runner's iterations sampled but not yet learned from."""
+  parts = {'sampled_ahead': sampled_ahead} if sampled_ahead is not None else {}
+  return tf.train.Checkpoint(controller=controller.checkpoint(), iteration=iteration, **parts)
 
 
 def restore_controller(root_dir):

@@ -10,12 +10,24 @@ arrives, the controller observes the rewards and takes its learner steps, and a
 checkpoint of the controller (weights, optimizers, baselines, replay bank, RNG) and the
 iteration is written. The run directory (mnms_tf/run_dir.py) is the record of it all.
 
+Pipelined (`pipelined=True`, the default): iteration i + 1 is sampled and handed to the
+evaluator as soon as the controller has learned from iteration i - 1, so workers train its
+children while the last, slowest children of iteration i finish instead of waiting at the
+iteration barrier (on 2 workers the barrier left them idle ~15% of the time; README). The
+price is staleness: iteration i + 1 is sampled by the controller that has learned from
+iterations up to i - 1, not i (iterations 0 and 1 both by the initial one). The off-policy
+learner weighs every sample by the log-probability of the policy that drew it, which is
+stored with it, so stale samples are corrected as the replay bank's older ones are; the
+on-policy variant is run synchronously (`pipelined=False`, the paper's loop), as is any run
+started so. The results of the two modes differ; each run keeps its own.
+
 Resume is exact: the task of iteration i and the children's seeds derive from (seed, i),
-and the controller's RNG is in the checkpoint, so an iteration interrupted at any moment
-is sampled again identically; children already stored for it are taken from the store,
-never trained or stored twice. A failed child (its worker died, it timed out, its loss
+and the controller's RNG and the iterations it sampled but has not learned from yet are
+in the checkpoint, so an iteration interrupted at any moment continues identically;
+children already stored for it are taken from the store, never trained or stored twice. A failed child (its worker died, it timed out, its loss
 diverged) is stored as such and is not trained again on resume either.
 """
+import collections
 import dataclasses
 import os
 import time
@@ -139,7 +151,7 @@ def _initial_controller(info, create_controller, sizes, has_checkpoint):
 @gin.configurable(denylist=['root_dir', 'budget', 'evaluator'])
 def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
            children_per_iteration=8, seed=0, reuse_evaluated=False, init_from=None,
-           checkpoint_every=1):
+           checkpoint_every=1, pipelined=True):
   """Runs (or resumes) a search in `root_dir` until `budget` runs out; returns its summary.
 
   Args:
@@ -152,13 +164,17 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
     seed: seeds the controller, the task schedule and every child.
     reuse_evaluated: a (task, child) trained before in this run (the same canonical config,
       see search_space.py) is copied from the store instead of trained again (its row says
-      `reused_from`).
+      `reused_from`); only from iterations complete when its own was sampled, so that
+      the choice does not depend on timing (pipelined: not the iteration just before).
     init_from: a finished or running MNMS search directory whose controller starts this
       one (transfer: new tasks get fresh embeddings; the replay bank starts empty).
     checkpoint_every: iterations between checkpoints (and one when the search stops). A
       resume from an older checkpoint replays the stored iterations since, identically,
       so this trades only replay time for checkpoint time: synthetic searches, whose
       children cost nothing, set it higher.
+    pipelined: sample iteration i + 1 before learning from iteration i, so that workers
+      train its children while iteration i's last ones finish (see the module doc); False
+      is the paper's synchronous loop. A run keeps the mode it started with.
   """
   tasks = _check_tasks(tasks)
   create_controller = create_controller or controller_lib.ControllerFactory()
@@ -175,9 +191,11 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
         children_per_iteration=children_per_iteration, reuse_evaluated=reuse_evaluated,
         # A resumed transfer need not name its source again.
         init_from=os.path.abspath(init_from) if init_from else (stored or {}).get('init_from'),
+        pipelined=pipelined,
         search_space=space.describe(), controller=create_controller.describe(),
         evaluator=evaluator.describe(tasks, space))
     if stored is not None:
+      stored.setdefault('pipelined', False)  # runs from before pipelining were synchronous
       run.check_resume(stored, wanted)
       info = stored
     else:
@@ -198,54 +216,128 @@ def _controller_tasks(tasks, init_from):
   return known + [t for t in tasks if t not in known]
 
 
+@dataclasses.dataclass
+class _Iteration:
+  """A sampled iteration; once started, its children's results as they arrive."""
+  index: int
+  task: str
+  task_indices: list
+  actions: np.ndarray
+  log_probabilities: np.ndarray
+  results: Optional[list] = None  # per slot, a ChildResult or None; None: not started
+  started_at: Optional[float] = None
+
+  def complete(self):
+    return self.results is not None and all(r is not None for r in self.results)
+
+
+class _SampledAhead(tf.Module):
+  """The iterations sampled but not yet learned from (their actions and the behaviour
+  log-probabilities learned with), checkpointed so that a resume continues them exactly."""
+
+  def __init__(self, depth, width, num_parameters):
+    super().__init__(name='sampled_ahead')
+    self.count = tf.Variable(0, dtype=tf.int64)
+    self.actions = tf.Variable(tf.zeros([depth, width, num_parameters], tf.int64))
+    self.log_probabilities = tf.Variable(tf.zeros([depth, width], tf.float32))
+
+  def write(self, iterations):
+    iterations = list(iterations)
+    actions, log_probabilities = self.actions.numpy(), self.log_probabilities.numpy()
+    for k, it in enumerate(iterations):
+      actions[k], log_probabilities[k] = it.actions, it.log_probabilities
+    self.actions.assign(actions)
+    self.log_probabilities.assign(log_probabilities)
+    self.count.assign(len(iterations))
+
+  def read(self):
+    """[(actions, log_probabilities)] of the sampled iterations, oldest first."""
+    return [(self.actions[k].numpy(), self.log_probabilities[k].numpy())
+            for k in range(int(self.count))]
+
+
 def _search_loop(run, info, budget, evaluator, create_controller, space, checkpoint_every):
-  tasks, seed = info['tasks'], info['seed']
+  tasks, seed, width = info['tasks'], info['seed'], info['children_per_iteration']
+  # Pipelined, iteration i + 1 is sampled before iteration i is learned from (module doc).
+  lookahead = 1 if info['pipelined'] else 0
   iteration = tf.Variable(0, dtype=tf.int64)
+  ahead = _SampledAhead(lookahead + 1, width, len(space.sizes))
   checkpoint_dir = run.path(run_dir_lib.CHECKPOINTS)
   has_checkpoint = tf.train.latest_checkpoint(checkpoint_dir) is not None
   controller = _initial_controller(info, create_controller, space.sizes, has_checkpoint)
   checkpointer = run_dir_lib.Checkpointer(
-      checkpoint_dir, run_dir_lib.controller_checkpoint(controller, iteration))
+      checkpoint_dir, run_dir_lib.controller_checkpoint(controller, iteration, ahead))
   if checkpointer.restore('the search state'):
     logging.info('Resuming %s at iteration %d', run.root_dir, int(iteration))
-  saved = int(iteration)
+
+  def new_iteration(index, actions=None, log_probabilities=None):
+    task = tasks[iteration_task(seed, index, len(tasks))]
+    task_indices = [controller.task_index(task)] * width
+    if actions is None:
+      actions, log_probabilities = controller.sample(task_indices)
+    return _Iteration(index, task, task_indices, np.asarray(actions, np.int64),
+                      np.asarray(log_probabilities, np.float32))
+
+  sampled = collections.deque(new_iteration(int(iteration) + k, *restored)
+                              for k, restored in enumerate(ahead.read()))
+  while len(sampled) <= lookahead:
+    sampled.append(new_iteration(int(iteration) + len(sampled)))
+
+  def save():
+    ahead.write(sampled)
+    checkpointer.save(int(iteration))
+    return int(iteration)
 
   store = store_lib.TrialStore(run.root_dir)
   summaries = _Summaries(run.root_dir, store, tasks)
   started, done, stopped_by = time.time(), 0, 'budget'
+  saved = int(iteration)
+
+  def start_what_the_budget_allows():
+    for it in sampled:
+      if it.results is None:
+        if budget.exhausted(it.index, it.index * width, time.time() - started):
+          return
+        _start(store, evaluator, it, space, seed, info['reuse_evaluated'],
+               reuse_before=it.index - lookahead)
+
   with store:
-    while not budget.exhausted(int(iteration), store.count(), time.time() - started):
-      i = int(iteration)
-      task = tasks[iteration_task(seed, i, len(tasks))]
-      task_indices = [controller.task_index(task)] * info['children_per_iteration']
-      actions, log_probabilities = controller.sample(task_indices)
-      results = _evaluate(store, evaluator, i, task, actions, space, seed,
-                          info['reuse_evaluated'])
+    start_what_the_budget_allows()
+    while sampled[0].results is not None:
+      it = sampled[0]
+      while not it.complete():
+        (index, slot), result, worker = evaluator.next_result()
+        owner = next(s for s in sampled if s.index == index)
+        owner.results[slot] = result
+        store.add(index, slot, result, worker, owner.started_at)
+      i, results = it.index, it.results
       rewards = np.array([r.reward for r in results], np.float32)
-      controller.observe(task_indices, actions, rewards, log_probabilities, i)
+      controller.observe(it.task_indices, it.actions, rewards, it.log_probabilities, i)
       scalars = controller.train()
+      sampled.popleft()
+      sampled.append(new_iteration(i + lookahead + 1))
       iteration.assign(i + 1)
       if (i + 1) % checkpoint_every == 0:
-        checkpointer.save(i + 1)
-        saved = i + 1
+        saved = save()
       if done == 0:
         run.write_operative_config()
       done += 1
-      summaries.iteration(i, task, results, log_probabilities, scalars)
+      summaries.iteration(i, it.task, results, it.log_probabilities, scalars)
       failed = sum(r.status != store_lib.OK for r in results)
       logging.info(
           'iteration %d %s: val %.3f mean, %.3f best of %d%s | %d children | best: %s | '
-          '%.1fs/iteration, ETA %s', i + 1, task,
+          '%.1fs/iteration, ETA %s', i + 1, it.task,
           np.mean([r.val_accuracy for r in results]), max(r.val_accuracy for r in results),
           len(results), f' ({failed} failed)' if failed else '', store.count(),
           summaries.best_line(), (time.time() - started) / done,
-          _eta(budget, i + 1, store.count(), time.time() - started, done,
-               info['children_per_iteration']))
+          _eta(budget, i + 1, (i + 1) * width, time.time() - started, done, width))
       if budget.until is not None and budget.until(controller, store, i + 1):
         stopped_by = 'until'
         break
+      start_what_the_budget_allows()
+    evaluator.cancel()  # children of an iteration sampled ahead that the search stops before
     if saved != int(iteration):
-      checkpointer.save(int(iteration))
+      save()
     summary = {'root_dir': run.root_dir, 'iterations': int(iteration),
                'children': store.count(), 'stopped_by': stopped_by, 'controller': controller,
                'best': {t: store.best(t) for t in tasks}}
@@ -255,35 +347,31 @@ def _search_loop(run, info, budget, evaluator, create_controller, space, checkpo
   return summary
 
 
-def _evaluate(store, evaluator, iteration, task, actions, space, seed, reuse_evaluated):
-  """The ChildResults of an iteration in slot order: stored ones reused, the rest trained
-  (and each stored the moment it finishes)."""
-  configs = [space.to_config(a) for a in actions]
-  stored = store.iteration(iteration)
-  results = [None] * len(configs)
-  jobs, slots = [], []
+def _start(store, evaluator, it, space, seed, reuse_evaluated, reuse_before):
+  """Starts an iteration: stored children are taken from the store, children trained
+  before (with `reuse_evaluated`, in an iteration before `reuse_before`) are copied, and
+  the rest are submitted to the evaluator (each stored the moment it finishes)."""
+  configs = [space.to_config(a) for a in it.actions]
+  stored = store.iteration(it.index)
+  it.results, it.started_at = [None] * len(configs), time.time()
   for slot, config in enumerate(configs):
     if slot in stored:
       row = stored[slot]
-      if row['task'] != task or row['config'] != config:
+      if row['task'] != it.task or row['config'] != config:
         raise RunDirError(
-            f'Iteration {iteration} slot {slot} is stored as {row["task"]} {row["config"]}, '
-            f'but the restored controller samples {task} {config}: the run directory does not '
-            f'match its checkpoint (was the search changed?). Nothing was overwritten.')
-      results[slot] = _result_from_row(row)
+            f'Iteration {it.index} slot {slot} is stored as {row["task"]} {row["config"]}, '
+            f'but the restored controller samples {it.task} {config}: the run directory does '
+            f'not match its checkpoint (was the search changed?). Nothing was overwritten.')
+      it.results[slot] = _result_from_row(row)
       continue
-    previous = (store.evaluated(task, space.config_hash(config)) if reuse_evaluated else None)
+    previous = (store.evaluated(it.task, space.config_hash(config), reuse_before)
+                if reuse_evaluated else None)
     if previous is not None:
-      results[slot] = dataclasses.replace(_result_from_row(previous), config=config)
-      store.add(iteration, slot, results[slot], 'store', time.time(), reused_from=previous['id'])
+      it.results[slot] = dataclasses.replace(_result_from_row(previous), config=config)
+      store.add(it.index, slot, it.results[slot], 'store', it.started_at,
+                reused_from=previous['id'])
       continue
-    jobs.append((task, config, child_seed(seed, iteration, slot)))
-    slots.append(slot)
-  started = time.time()
-  for index, result, worker in evaluator.run(jobs):
-    results[slots[index]] = result
-    store.add(iteration, slots[index], result, worker, started)
-  return results
+    evaluator.submit((it.index, slot), (it.task, config, child_seed(seed, it.index, slot)))
 
 
 def _result_from_row(row):

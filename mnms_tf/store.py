@@ -125,10 +125,15 @@ class TrialStore:
     """slot -> trial of one iteration."""
     return {row['slot']: row for row in self._rows('WHERE iteration = ?', (iteration,))}
 
-  def evaluated(self, task, config_hash):
-    """The first successful trial of this config on this task, or None."""
-    rows = self._rows('WHERE task = ? AND config_hash = ? AND status = ? AND reused_from IS NULL',
-                      (task, config_hash, OK), order='ORDER BY id', limit='LIMIT 1')
+  def evaluated(self, task, config_hash, before_iteration=None):
+    """The first successful trial of this config on this task (of an iteration before
+    `before_iteration`, if given), or None."""
+    where = 'WHERE task = ? AND config_hash = ? AND status = ? AND reused_from IS NULL'
+    params = [task, config_hash, OK]
+    if before_iteration is not None:
+      where += ' AND iteration < ?'
+      params.append(int(before_iteration))
+    rows = self._rows(where, params, limit='LIMIT 1')
     return rows[0] if rows else None
 
   def best(self, task):

@@ -16,6 +16,7 @@ import numpy as np
 
 from mnms_tf import child
 from mnms_tf import errors
+from mnms_tf import job_stream
 from mnms_tf import search_space
 
 
@@ -49,7 +50,7 @@ class AccuracyLike:
             f'ceiling={self.ceiling}, noise={self.noise})')
 
 
-class SyntheticChildren:
+class SyntheticChildren(job_stream.InProcess):
   """An evaluator whose children score `accuracy(target, actions, seed)` in no time."""
 
   def __init__(self, targets, accuracy=match_accuracy, reward_exponent=3.0, space=None):
@@ -57,6 +58,7 @@ class SyntheticChildren:
     self.accuracy = accuracy
     self.reward_exponent = reward_exponent
     self.space = space or search_space.SearchSpace()
+    super().__init__(self._score, 'synthetic')
 
   def check_tasks(self, tasks):
     unknown = [t for t in tasks if t not in self.targets]
@@ -69,16 +71,11 @@ class SyntheticChildren:
             'accuracy': getattr(self.accuracy, '__name__', repr(self.accuracy)),
             'reward_exponent': self.reward_exponent}
 
-  def run(self, jobs):
-    for index, (task, config, seed) in enumerate(jobs):
-      accuracy = self.accuracy(self.targets[task], self.space.to_actions(config), seed)
-      yield index, child.ChildResult(
-          task=task, config=config, config_hash=self.space.config_hash(config), seed=seed,
-          val_accuracy=accuracy, test_accuracy=accuracy,
-          reward=accuracy ** self.reward_exponent), 'synthetic'
-
-  def close(self):
-    pass
+  def _score(self, task, config, seed):
+    accuracy = self.accuracy(self.targets[task], self.space.to_actions(config), seed)
+    return child.ChildResult(
+        task=task, config=config, config_hash=self.space.config_hash(config), seed=seed,
+        val_accuracy=accuracy, test_accuracy=accuracy, reward=accuracy ** self.reward_exponent)
 
 
 def is_solved(agent, task, target, min_probability=0.9):

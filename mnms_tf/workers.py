@@ -1,4 +1,4 @@
-"""Trains an iteration's children on N worker processes, each with its own TF state and caches.
+"""Trains a search's children on N worker processes, each with its own TF state and caches.
 
 Workers are spawned (not forked: TF's threads do not survive a fork) when the first job
 comes. Each parses the search's gin config, sets TF to `cores // N` threads and keeps one
@@ -10,6 +10,7 @@ past `child_timeout_seconds` becomes a failed result and a new worker takes the 
 The pool is written by hand because `concurrent.futures` can neither tell which job killed
 a worker (the whole executor breaks) nor stop a task that hangs.
 """
+import collections
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -22,6 +23,7 @@ import gin
 import tensorflow as tf
 
 from mnms_tf import child
+from mnms_tf import job_stream
 
 _READY = 'ready'  # what a worker sends once it can train; otherwise why it could not start
 _STOP_SECONDS = 5.0  # how long a worker that should exit gets before it is killed
@@ -109,8 +111,9 @@ class _Worker:
 
 
 @gin.configurable(denylist=['num_workers', 'data_dir', 'gin_config'])
-class ChildPool:
-  """`run(jobs)` trains children on `num_workers` processes; a fault fails one child only.
+class ChildPool(job_stream.Streaming):
+  """Trains streamed children (job_stream.py) on `num_workers` processes; a fault fails
+  one child only.
 
   `gin_config` is what workers parse (by default the caller's config at construction).
   """
@@ -124,35 +127,51 @@ class ChildPool:
     self.child_timeout_seconds = float(child_timeout_seconds)
     self._context = multiprocessing.get_context('spawn')
     self._workers = []  # live ones, with or without a job
+    self._busy = []  # those with a job
+    self._queue = collections.deque()  # (key, job) not started yet
+    self._finished = collections.deque()  # (key, result, worker name) not returned yet
 
   def worker_pids(self):
     """The live workers' process ids, to watch or signal them."""
     return [w.process.pid for w in self._workers if w.process.is_alive()]
 
-  def run(self, jobs):
-    """Yields (job index, child.ChildResult, worker name) as children finish, for `jobs`
-    [(task, config, seed)]. A child whose worker died or that timed out is a failed result."""
-    pending = list(enumerate(jobs))[::-1]
-    busy = []
-    try:
-      while pending or busy:
-        while pending and len(busy) < self.num_workers:
-          worker = self._idle_worker()
-          worker.give(*pending.pop())
-          busy.append(worker)
-        deadline = min(w.since for w in busy) + self.child_timeout_seconds
-        ready = multiprocessing.connection.wait(
-            [w.connection for w in busy] + [w.process.sentinel for w in busy],
-            timeout=max(0.0, deadline - time.monotonic()))
-        for worker in list(busy):
-          index = worker.job[0]
-          result = self._outcome(worker, ready)
-          if result is not None:
-            busy.remove(worker)
-            yield index, result, worker.name
-    finally:
-      for worker in busy:  # the caller stopped early: their children are not wanted
-        self._remove(worker, timeout=0.0)
+  def submit(self, key, job):
+    """Queues `job` (task, config, seed); a free worker starts it at once."""
+    self._queue.append((key, job))
+    self._dispatch()
+
+  def next_result(self):
+    """(key, child.ChildResult, worker name) of the next child to finish. A child whose
+    worker died or that timed out is a failed result."""
+    while not self._finished:
+      if not self._busy:
+        raise RuntimeError('next_result() with no job submitted')
+      deadline = min(w.since for w in self._busy) + self.child_timeout_seconds
+      ready = multiprocessing.connection.wait(
+          [w.connection for w in self._busy] + [w.process.sentinel for w in self._busy],
+          timeout=max(0.0, deadline - time.monotonic()))
+      for worker in list(self._busy):
+        key = worker.job[0]
+        result = self._outcome(worker, ready)
+        if result is not None:
+          self._busy.remove(worker)
+          self._finished.append((key, result, worker.name))
+      self._dispatch()  # before the caller works on the result: workers stay busy
+    return self._finished.popleft()
+
+  def cancel(self):
+    """Drops the queued jobs and kills the busy workers: their children are not wanted."""
+    self._queue.clear()
+    self._finished.clear()
+    for worker in self._busy:
+      self._remove(worker, timeout=0.0)
+    self._busy = []
+
+  def _dispatch(self):
+    while self._queue and len(self._busy) < self.num_workers:
+      worker = self._idle_worker()
+      worker.give(*self._queue.popleft())
+      self._busy.append(worker)
 
   def _idle_worker(self):
     """A live worker without a job, or a new one."""
@@ -204,6 +223,7 @@ class ChildPool:
 
   def close(self):
     """Stops the workers: idle ones exit, busy ones (children no longer wanted) are killed."""
+    self.cancel()
     while self._workers:
       worker = self._workers[-1]
       self._remove(worker, timeout=0.0 if worker.job else _STOP_SECONDS)

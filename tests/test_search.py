@@ -204,8 +204,12 @@ def test_transfer_adds_new_tasks_and_starts_an_empty_replay_bank(search_gin, tmp
   assert new.shape == (3, old.shape[1]) and np.abs(new[:2] - old).max() < 0.05
 
 
-def test_random_search_and_reuse_of_evaluated_configs(search_gin, tmp_path):
+@pytest.mark.parametrize('pipelined', [False, True])
+def test_random_search_and_reuse_of_evaluated_configs(search_gin, tmp_path, pipelined):
+  """A child is reused iff its config was trained in an iteration that was complete when
+  its own was sampled: any earlier one, or pipelined, any but the one just before."""
   _parse(search_gin, 'ControllerFactory.kind = "random"', 'search.reuse_evaluated = True',
+         f'search.pipelined = {pipelined}',
          "SearchSpace.choices = {'embedding': ('en-dim50',), 'trainable': (False,), "
          "'nlayers': (0, 1), 'nnodes': (10,), 'learning_rate': (0.3,), 'iterations': (10,), "
          "'regularization': (0.0,)}")
@@ -214,7 +218,15 @@ def test_random_search_and_reuse_of_evaluated_configs(search_gin, tmp_path):
   rows = _rows(tmp_path / 'random')
   by_id = {r['id']: r for r in rows}
   reused = [r for r in rows if r['reused_from'] is not None]
-  assert len(reused) >= 12 - 2 * len(TASKS)  # two configs per task are ever trained
+  lag = 2 if pipelined else 1
+  for row in rows:
+    trained_before = [r for r in rows if r['reused_from'] is None and r['status'] == 'ok' and
+                      (r['task'], r['config_hash']) == (row['task'], row['config_hash']) and
+                      r['iteration'] <= row['iteration'] - lag]
+    assert (row['reused_from'] is not None) == bool(trained_before)
+    if trained_before:
+      assert row['reused_from'] == trained_before[0]['id']
+  assert len(reused) >= (12 - 2 * len(TASKS) - 4 * pipelined)
   for row in reused:
     original = by_id[row['reused_from']]
     assert (row['task'], row['config'], row['val_accuracy']) == (
@@ -347,6 +359,7 @@ def test_budgets_in_children_and_seconds(search_gin, tmp_path):
 
 def test_configs_that_train_the_same_child_are_one(search_gin, tmp_path):
   _parse(search_gin, 'search.reuse_evaluated = True', "search.tasks = ['tiny_sentiment']",
+         'search.pipelined = False',  # iteration 1 reuses iteration 0's children
          "SearchSpace.choices = {'embedding': ('en-dim50',), 'trainable': (False,), "
          "'nlayers': (0,), 'nnodes': (10, 50), 'learning_rate': (0.3,), 'iterations': (10,), "
          "'regularization': (0.0,)}")
