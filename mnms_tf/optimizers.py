@@ -26,7 +26,8 @@ def _proximal_step(value, accum, gradient, learning_rate, l1, l2):
   return moved / (1.0 + rate * l2), accum
 
 
-def _tf_variable(variable):
+def tf_variable(variable):
+  """The tf.Variable under a Keras 3 variable (or the variable itself)."""
   return variable.value if isinstance(variable, keras.Variable) else variable
 
 
@@ -41,7 +42,7 @@ def apply_proximal_adagrad_rows(variable, accumulator, rows, values, gradient, l
 
 def apply_proximal_adagrad(variable, accumulator, gradient, learning_rate, l1, l2):
   """One update of `variable` (and its `accumulator`); dense or IndexedSlices gradient."""
-  variable, accumulator = _tf_variable(variable), _tf_variable(accumulator)
+  variable, accumulator = tf_variable(variable), tf_variable(accumulator)
   if isinstance(gradient, tf.IndexedSlices):
     rows, positions = tf.unique(gradient.indices)
     summed = tf.math.unsorted_segment_sum(gradient.values, positions, tf.shape(rows)[0])
