@@ -13,7 +13,7 @@ iteration is written. The run directory (mnms_tf/run_dir.py) is the record of it
 Pipelined (`pipelined=True`, the default): iteration i + 1 is sampled and handed to the
 evaluator as soon as the controller has learned from iteration i - 1, so workers train its
 children while the last, slowest children of iteration i finish instead of waiting at the
-iteration barrier (on 2 workers the barrier left them idle ~15% of the time; README). The
+iteration barrier (on 2 workers the barrier left them idle ~14% of the time; README). The
 price is staleness: iteration i + 1 is sampled by the controller that has learned from
 iterations up to i - 1, not i (iterations 0 and 1 both by the initial one). The off-policy
 learner weighs every sample by the log-probability of the policy that drew it, which is
@@ -23,9 +23,10 @@ started so. The results of the two modes differ; each run keeps its own.
 
 Resume is exact: the task of iteration i and the children's seeds derive from (seed, i),
 and the controller's RNG and the iterations it sampled but has not learned from yet are
-in the checkpoint, so an iteration interrupted at any moment continues identically;
-children already stored for it are taken from the store, never trained or stored twice. A failed child (its worker died, it timed out, its loss
-diverged) is stored as such and is not trained again on resume either.
+in the checkpoint, so iterations interrupted at any moment continue identically; children
+already stored for them are taken from the store, never trained or stored twice. A failed
+child (its worker died, it timed out, its loss diverged) is stored as such and is not
+trained again on resume either.
 """
 import collections
 import dataclasses
@@ -49,8 +50,9 @@ RunDirError = run_dir_lib.RunDirError
 
 @dataclasses.dataclass
 class Budget:
-  """Stop before an iteration once any limit is reached (None: no limit). `iterations`
-  and `children` count the whole run, resumes included; `seconds`, this invocation.
+  """Start no iteration once any limit is reached (None: no limit). `iterations` and
+  `children` (those of the iterations before it) count the whole run, resumes included;
+  `seconds`, this invocation.
   `until(controller, store, iterations)`, if given, stops the search once it returns
   True (checked after every iteration): e.g. a synthetic task is solved."""
   iterations: Optional[int] = None
