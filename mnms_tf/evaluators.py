@@ -1,10 +1,10 @@
 """What trains a search's children: the `Evaluator` the runner is handed.
 
-The runner hands an evaluator jobs (task, config, seed) and stores what comes back; it
-knows nothing else of how children are trained. `Children` trains real children with
-`child.ChildTrainer`, on a pool of worker processes (`workers.ChildPool`), on Ray actors
-(`ray_pool.RayPool`, one machine or a cluster) or, with
-num_workers=0, in the calling process (no isolation, no timeout: for tests and
+The runner streams an evaluator jobs (task, config, seed) as it samples them and stores
+what comes back (job_stream.py); it knows nothing else of how children are trained.
+`Children` trains real children with `child.ChildTrainer`, on a pool of worker processes
+(`workers.ChildPool`), on Ray actors (`ray_pool.RayPool`, one machine or a cluster) or,
+with num_workers=0, in the calling process (no isolation, no timeout: for tests and
 notebooks). `synthetic.SyntheticChildren` scores configs against target configs instead,
 to exercise a controller through the real runner in seconds.
 """
