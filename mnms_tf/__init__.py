@@ -4,7 +4,11 @@ TensorFlow's C++ start-up notes (oneDNN, no CUDA driver, a failed cuInit) go to 
 before its log level applies; on a CPU machine they are noise around every message of
 ours, so TF is imported with stderr muted and runs at TF_CPP_MIN_LOG_LEVEL=3 unless the
 environment sets another level. Python errors are raised as usual.
+
+Library notes that repeat for every child or checkpoint and drown the search's progress
+lines are dropped too (`_LibraryNoise`).
 """
+import logging
 import os
 import sys
 
@@ -26,3 +30,19 @@ def _import_tensorflow_quietly():
 
 
 _import_tensorflow_quietly()
+
+
+class _LibraryNoise(logging.Filter):
+  """Drops INFO notes that tfds and TF checkpoints log per dataset load and per save, and
+  TF's retracing warning, which every new child architecture triggers by design (each is
+  traced once: child.py)."""
+  _INFO_FROM = ('dataset_info.py', 'reader.py', 'logging_logger.py', 'functional_saver.py')
+
+  def filter(self, record):
+    if record.levelno <= logging.INFO and record.filename in self._INFO_FROM:
+      return False
+    return 'triggered tf.function retracing' not in record.getMessage()
+
+
+for _name in ('absl', 'tensorflow'):
+  logging.getLogger(_name).addFilter(_LibraryNoise())
