@@ -85,3 +85,19 @@ def test_children_reach_paper_level_accuracy(summary):
   assert langid.status == child.OK and langid.val_accuracy >= 0.95
   english = trainer.train('spanish_langid', dict(langid_config, embedding='en-dim128'), seed=0)
   assert english.val_accuracy < langid.val_accuracy - 0.1  # the embedding choice matters
+
+
+def test_task2vec_ranks_language_id_tasks_nearest_to_each_other(summary):
+  """On the real suite (built here: ~15 s once, then cached), every language-id task's
+  nearest task is a language-id task. (Sentiment tasks: README, Data.)"""
+  del summary  # the modules and the paper's four tasks are built
+  from mnms_tf import task_features  # pylint: disable=g-import-not-at-top
+  from mnms_tf.embeddings import registry as module_registry  # pylint: disable=g-import-not-at-top
+  tasks = list(registry.SUITE_TASKS)
+  similarities = task_features.similarity_matrix(tasks, paths.default_data_dir(),
+                                                 list(module_registry.OFFLINE_HANDLES))
+  np.fill_diagonal(similarities, -np.inf)
+  nearest = {task: tasks[int(np.argmax(row))] for task, row in zip(tasks, similarities)}
+  for task in tasks:
+    if task.endswith('_langid'):
+      assert nearest[task].endswith('_langid'), nearest
