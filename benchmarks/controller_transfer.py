@@ -1,4 +1,4 @@
-r"""Transfer vs scratch on synthetic children, through the real runner: samples until a new
+r"""Transfer (random or warm-started task embedding) vs scratch on synthetic children, through the real runner: samples until a new
 task c is done.
 
   python benchmarks/controller_transfer.py [--seeds=5] [--budget=4800] [--root_dir=DIR] \
@@ -7,8 +7,9 @@ task c is done.
 For each seed and each of two accuracy shapes (mnms_tf/synthetic.py), a controller learns
 tasks a and b (targets differing in every parameter); then task c (a's target but for the
 first and fourth choices, which neither a nor b uses) is searched by that controller
-transferred (new task embedding, empty replay bank) and by a fresh controller of the same
-seed. Every search is a real `runner.search` with `synthetic.SyntheticChildren` as its
+transferred (new task embedding, empty replay bank), by it warm-started (c's embedding
+starts as that of its most similar task, a: `search.task_embedding_init='nearest'`) and
+by a fresh controller of the same seed. Every search is a real `runner.search` with `synthetic.SyntheticChildren` as its
 evaluator (run directories under --root_dir, resumable). Two measures, side by side:
 - match accuracy (every parameter equal, no noise), until *solved*: greedy decoding is
   c's target and every target choice has probability >= 0.9;
@@ -39,24 +40,29 @@ _ROOT_DIR = flags.DEFINE_string('root_dir', None, 'Where the run directories go 
 configs.define_gin_flags()
 
 
-def _search(root_dir, targets, budget, seed, accuracy, until, init_from=None):
+def _search(root_dir, targets, budget, seed, accuracy, until, init_from=None,
+            task_embedding_init='random'):
   """Samples the search needed until `until`, or None within `budget`."""
-  summary = runner.search(root_dir, runner.Budget(children=budget, until=until),
-                          synthetic.SyntheticChildren(targets, accuracy), tasks=list(targets),
-                          seed=seed, init_from=init_from, checkpoint_every=100)
+  evaluator = synthetic.SyntheticChildren(dict(synthetic.example_targets(
+      search_space.SearchSpace().sizes), **targets), accuracy)
+  summary = runner.search(root_dir, runner.Budget(children=budget, until=until), evaluator,
+                          tasks=list(targets), seed=seed, init_from=init_from,
+                          checkpoint_every=100, task_embedding_init=task_embedding_init)
   return summary['children'] if summary['stopped_by'] == 'until' else None
 
 
 def transfer_vs_scratch(root_dir, seed, targets, budget, accuracy, done):
-  """(samples to pre-train a+b or None, transferred, scratch) for one seed."""
+  """(samples to pre-train a+b or None, transferred, warm-started, scratch) for one seed."""
   pretrained = os.path.join(root_dir, 'pretrained')
   ab = {'a': targets['a'], 'b': targets['b']}
   pretraining = _search(pretrained, ab, budget, seed, accuracy, synthetic.solved(ab))
   c = {'c': targets['c']}
   transferred = _search(os.path.join(root_dir, 'transferred'), c, budget, seed, accuracy,
                         done(c), init_from=pretrained)
+  warm = _search(os.path.join(root_dir, 'warm_started'), c, budget, seed, accuracy, done(c),
+                 init_from=pretrained, task_embedding_init='nearest')
   scratch = _search(os.path.join(root_dir, 'scratch'), c, budget, seed, accuracy, done(c))
-  return pretraining, transferred or budget, scratch or budget
+  return pretraining, transferred or budget, warm or budget, scratch or budget
 
 
 def main(argv):
@@ -72,19 +78,23 @@ def main(argv):
           lambda c: synthetic.sampling_good_models(list(c), _REWARD_TARGET.value)),
   }
   for (label, (accuracy, done)), name in zip(measures.items(), ('match', 'accuracy_like')):
-    transferred, scratch = [], []
+    transferred, warm, scratch = [], [], []
     for seed in range(_SEEDS.value):
       started = time.time()
-      pretraining, t, s = transfer_vs_scratch(
+      pretraining, t, w, s = transfer_vs_scratch(
           os.path.join(root_dir, name, f'seed_{seed}'), seed, targets, budget, accuracy, done)
       transferred.append(t)
+      warm.append(w)
       scratch.append(s)
       print(f'{label} | seed {seed}: a+b solved after {pretraining} samples; c done after '
-            f'{t} (transferred) vs {s} (scratch)  [{time.time() - started:.0f}s]', flush=True)
-    print(f'{label} | mean samples: transferred {np.mean(transferred):.0f}, scratch '
-          f'{np.mean(scratch):.0f}, ratio transferred/scratch '
-          f'{np.mean(transferred) / np.mean(scratch):.2f}; transfer faster on '
-          f'{sum(t < s for t, s in zip(transferred, scratch))} of {len(scratch)} seeds')
+            f'{t} (transferred), {w} (warm-started: nearest task embedding) vs {s} '
+            f'(scratch)  [{time.time() - started:.0f}s]', flush=True)
+    print(f'{label} | mean samples: transferred {np.mean(transferred):.0f}, warm-started '
+          f'{np.mean(warm):.0f}, scratch {np.mean(scratch):.0f}; ratio to scratch: '
+          f'transferred {np.mean(transferred) / np.mean(scratch):.2f}, warm-started '
+          f'{np.mean(warm) / np.mean(scratch):.2f}; faster than scratch on '
+          f'{sum(t < s for t, s in zip(transferred, scratch))} and '
+          f'{sum(w < s for w, s in zip(warm, scratch))} of {len(scratch)} seeds')
   print(f'run directories: {root_dir}')
 
 

@@ -41,7 +41,7 @@ trained network into full-size steps that shake it. Each network has one Adam fo
 task-embedding table and one for the rest, so that this state can be kept while the
 table grows, and so that the table may learn faster (`task_embedding_learning_rate_scale`;
 10 was worse on synthetic rewards, so 1). On synthetic rewards shaped like real ones,
-a transferred controller samples good models for a related new task in about 0.6 of
+a transferred controller samples good models for a related new task in about 0.6-0.7 of
 the samples a search from scratch needs; on noise-free rewards where every parameter counts the same, its
 policy does not converge sooner (README, benchmarks/controller_transfer.py).
 """
@@ -269,11 +269,13 @@ class MNMSAgent(tf.Module):
         baselines=self.baselines, baseline_counts=self.baseline_counts, replay=self.replay,
         generator=self.generator)
 
-  def with_new_tasks(self, new_task_names, seed=0, settings=None):
+  def with_new_tasks(self, new_task_names, seed=0, settings=None, embedding_weights=None):
     """Transfer: a new agent over old + new tasks with every weight kept but the new tasks'
-    embeddings (fresh, random), fresh baselines, an empty replay bank, and the shared
-    weights' Adam state kept (fresh too with `keep_optimizer_state=False`). `settings`
-    (default: this agent's) may change how it learns, not the networks' shape."""
+    embeddings, fresh baselines, an empty replay bank, and the shared weights' Adam state
+    kept (fresh too with `keep_optimizer_state=False`). `settings` (default: this agent's)
+    may change how it learns, not the networks' shape. A new task's embedding is random
+    (the paper), or with `embedding_weights` ([new tasks, old tasks], rows summing to 1)
+    that mix of the old tasks' learned embeddings (a warm start)."""
     duplicates = sorted(set(new_task_names) & set(self.task_names))
     if duplicates:
       raise ControllerError(f'Tasks {duplicates} are already known to the controller')
@@ -289,6 +291,9 @@ class MNMSAgent(tf.Module):
     for source, target in pairs:
       networks.copy_weights(source, target, skip_task_embeddings=True)
       target.task_embeddings[:old].assign(source.task_embeddings)
+      if embedding_weights is not None:
+        target.task_embeddings[old:].assign(
+            np.asarray(embedding_weights, np.float32) @ source.task_embeddings.numpy())
     if settings.keep_optimizer_state:
       for name in (f'{n}_shared' for n in agent.networks if n in self.networks):
         for source, target in zip(self.optimizers[name].variables,

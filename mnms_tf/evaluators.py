@@ -14,6 +14,7 @@ from mnms_tf import child
 from mnms_tf import data_summary
 from mnms_tf import job_stream
 from mnms_tf import ray_pool
+from mnms_tf import task_features
 from mnms_tf import workers
 from mnms_tf.embeddings import registry as module_registry
 from mnms_tf.tasks import registry as task_registry
@@ -27,6 +28,9 @@ class Evaluator(Protocol):
 
   def describe(self, tasks, space):
     """Plain data of everything that decides a child's result (recorded in run.json)."""
+
+  def task_similarity(self, task_a, task_b):
+    """How alike two tasks are (higher: more), for warm-started transfer."""
 
   def submit(self, key, job):
     """Queues job (task, config, seed) under `key`; it starts when a worker is free."""
@@ -78,6 +82,13 @@ class Children(job_stream.Streaming):
             'modules': {m: data_summary.module_checksum(module_registry.resolve(
                 module_registry.handle_for(m, self.data_dir))) for m in modules}},
     }
+
+  def task_similarity(self, task_a, task_b):
+    """Similarity of the tasks' Task2Vec embeddings over the search space's modules
+    (task_features.py; computed once per task and module, cached in the data directory)."""
+    modules = sorted(self.trainer.space.choices.get('embedding', ()))
+    return task_features.similarity(
+        *(task_features.task2vec(t, self.data_dir, modules) for t in (task_a, task_b)))
 
   def submit(self, key, job):
     self.pool.submit(key, job)

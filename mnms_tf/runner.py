@@ -145,15 +145,42 @@ def _initial_controller(info, create_controller, sizes, has_checkpoint):
   if pretrained.sizes != tuple(sizes):
     raise RunDirError(f'--init_from={info["init_from"]} searched another search space')
   new_tasks = [t for t in info['tasks'] if t not in pretrained.task_names]
-  logging.info('Transfer from %s: new tasks %s', info['init_from'], new_tasks)
+  weights = _embedding_weights(info, new_tasks, pretrained.task_names)
+  logging.info('Transfer from %s: new tasks %s, task embeddings %s', info['init_from'],
+               new_tasks, info['task_embedding_init'])
   return pretrained.with_new_tasks(new_tasks, seed=info['seed'],
-                                   settings=create_controller.agent)
+                                   settings=create_controller.agent, embedding_weights=weights)
+
+
+TASK_EMBEDDING_INITS = ('random', 'nearest', 'similarity_weighted')
+
+
+def _embedding_weights(info, new_tasks, old_tasks):
+  """[new, old] weights of the old tasks' embeddings in each new task's first one, or None
+  for random embeddings (the paper)."""
+  if info['task_embedding_init'] == 'random' or not new_tasks:
+    return None
+  similarities = np.array([[info['task_similarities'][new][old] for old in old_tasks]
+                           for new in new_tasks])
+  if info['task_embedding_init'] == 'nearest':
+    return np.eye(len(old_tasks))[similarities.argmax(axis=1)]
+  logits = similarities / info['task_embedding_temperature']
+  weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+  return weights / weights.sum(axis=1, keepdims=True)
+
+
+def _task_similarities(evaluator, tasks, known_tasks):
+  """new task -> {pre-training task: similarity} (`evaluator.task_similarity`), recorded in
+  run.json so that the warm start is plain to see and a resume needs no recomputing."""
+  return {new: {old: float(evaluator.task_similarity(new, old)) for old in known_tasks}
+          for new in tasks if new not in known_tasks}
 
 
 @gin.configurable(denylist=['root_dir', 'budget', 'evaluator'])
 def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
            children_per_iteration=8, seed=0, reuse_evaluated=False, init_from=None,
-           checkpoint_every=1, pipelined=True):
+           checkpoint_every=1, pipelined=True, task_embedding_init='random',
+           task_embedding_temperature=0.1):
   """Runs (or resumes) a search in `root_dir` until `budget` runs out; returns its summary.
 
   Args:
@@ -177,13 +204,23 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
     pipelined: sample iteration i + 1 before learning from iteration i, so that workers
       train its children while iteration i's last ones finish (see the module doc); False
       is the paper's synchronous loop. A run keeps the mode it started with.
+    task_embedding_init: how a transfer's new tasks' embeddings start: 'random' (the
+      paper), 'nearest' (the learned embedding of the most similar pre-training task, by
+      `evaluator.task_similarity`: warm-started transfer, arXiv 2205.06355) or
+      'similarity_weighted' (the softmax of similarities / `task_embedding_temperature`
+      over the pre-training tasks' embeddings). The similarities go to run.json.
   """
   tasks = _check_tasks(tasks)
   create_controller = create_controller or controller_lib.ControllerFactory()
   if create_controller.kind != 'mnms' and init_from:
     raise RunDirError('Only an MNMS controller can be transferred: drop init_from')
   evaluator.check_tasks(tasks)
-  controller_tasks = _controller_tasks(tasks, init_from)  # checks the source before writing
+  if task_embedding_init not in TASK_EMBEDDING_INITS:
+    raise RunDirError(f'search.task_embedding_init must be one of {TASK_EMBEDDING_INITS}, '
+                      f'got {task_embedding_init!r}')
+  known_tasks = _known_tasks(init_from)  # checks the source before writing
+  # A transferred controller's old tasks come first.
+  controller_tasks = known_tasks + [t for t in tasks if t not in known_tasks]
   space = search_space.SearchSpace()
   run = run_dir_lib.RunDir(root_dir)
   with run.lock():
@@ -193,29 +230,38 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
         children_per_iteration=children_per_iteration, reuse_evaluated=reuse_evaluated,
         # A resumed transfer need not name its source again.
         init_from=os.path.abspath(init_from) if init_from else (stored or {}).get('init_from'),
-        pipelined=pipelined,
+        pipelined=pipelined, task_embedding_init=task_embedding_init,
+        task_embedding_temperature=task_embedding_temperature,
         search_space=space.describe(), controller=create_controller.describe(),
         evaluator=evaluator.describe(tasks, space))
     if stored is not None:
       stored.setdefault('pipelined', False)  # runs from before pipelining were synchronous
+      stored.setdefault('task_embedding_init', 'random')  # and from before warm starts
+      stored.setdefault('task_embedding_temperature', task_embedding_temperature)
       run.check_resume(stored, wanted)
       info = stored
     else:
-      info = run.create(dict(wanted, controller_tasks=controller_tasks))
+      if task_embedding_init != 'random' and not wanted['init_from']:
+        raise RunDirError(f'search.task_embedding_init={task_embedding_init!r} warm-starts a '
+                          f'transfer: give init_from (a pre-trained MNMS run), or leave it '
+                          f"'random'")
+      similarities = (_task_similarities(evaluator, tasks, known_tasks)
+                      if task_embedding_init != 'random' else None)
+      info = run.create(dict(wanted, controller_tasks=controller_tasks,
+                             task_similarities=similarities))
     return _search_loop(run, info, budget, evaluator, create_controller, space,
                         checkpoint_every)
 
 
-def _controller_tasks(tasks, init_from):
-  """The tasks a new run's controller knows: a transferred one's old tasks come first."""
+def _known_tasks(init_from):
+  """The tasks the source run's controller knows (none without a source)."""
   if not init_from:
-    return tasks
+    return []
   source = run_dir_lib.read_info(init_from)
   if source['controller']['kind'] != 'mnms':
     raise RunDirError(f'--init_from={init_from} is a {source["controller"]["kind"]} search; '
                       f'only an MNMS controller can be transferred')
-  known = source['controller_tasks']
-  return known + [t for t in tasks if t not in known]
+  return source['controller_tasks']
 
 
 @dataclasses.dataclass

@@ -71,6 +71,10 @@ class SyntheticChildren(job_stream.InProcess):
             'accuracy': getattr(self.accuracy, '__name__', repr(self.accuracy)),
             'reward_exponent': self.reward_exponent}
 
+  def task_similarity(self, task_a, task_b):
+    """The share of choices two tasks' targets agree on."""
+    return float(np.mean(np.equal(self.targets[task_a], self.targets[task_b])))
+
   def _score(self, task, config, seed):
     accuracy = self.accuracy(self.targets[task], self.space.to_actions(config), seed)
     return child.ChildResult(

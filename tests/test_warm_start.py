@@ -1,0 +1,90 @@
+"""Warm-started transfer on synthetic tasks: a new task's controller embedding starts from
+the most similar pre-training task's learned one, or a similarity-weighted mix of them."""
+import json
+
+import gin
+import numpy as np
+import pytest
+
+from mnms_tf import controller as controller_lib
+from mnms_tf import evaluators
+from mnms_tf import runner
+from mnms_tf import search_space
+from mnms_tf import synthetic
+
+TARGETS = synthetic.example_targets(search_space.SearchSpace().sizes)
+
+
+def _search(root_dir, tasks, iterations, **kwargs):
+  return runner.search(str(root_dir), runner.Budget(iterations=iterations),
+                       synthetic.SyntheticChildren(TARGETS), tasks=tasks,
+                       create_controller=controller_lib.ControllerFactory(),
+                       children_per_iteration=8, seed=1, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def pretrained(tmp_path_factory):
+  """A search on tasks a and b, long enough that their embeddings differ from their start."""
+  root = tmp_path_factory.mktemp('pretrained')
+  summary = _search(root, ['a', 'b'], 30)
+  return root, summary['controller']
+
+
+def _embeddings(agent):
+  return {name: agent.networks['actor'].task_embeddings.numpy()[agent.task_index(name)]
+          for name in agent.task_names}, agent.sampler.task_embeddings.numpy()
+
+
+def test_nearest_starts_a_new_task_from_its_most_similar_tasks_embedding(pretrained, tmp_path):
+  source, agent = pretrained
+  before, before_sampler = _embeddings(agent)
+  summary = _search(tmp_path / 'c', ['c'], 0, init_from=str(source),
+                    task_embedding_init='nearest')
+  after, after_sampler = _embeddings(summary['controller'])
+  np.testing.assert_array_equal(after['c'], before['a'])  # c is a but for two choices
+  np.testing.assert_array_equal(after_sampler[2], before_sampler[0])
+  info = json.loads((tmp_path / 'c' / 'run.json').read_text())
+  assert info['task_embedding_init'] == 'nearest'
+  assert info['task_similarities'] == {'c': {'a': pytest.approx(5 / 7), 'b': 0.0}}
+
+
+def test_similarity_weighted_mixes_the_embeddings_by_a_softmax(pretrained, tmp_path):
+  source, agent = pretrained
+  before, _ = _embeddings(agent)
+  summary = _search(tmp_path / 'c', ['c'], 0, init_from=str(source),
+                    task_embedding_init='similarity_weighted', task_embedding_temperature=0.5)
+  after, _ = _embeddings(summary['controller'])
+  weight_a = np.exp(5 / 7 / 0.5) / (np.exp(5 / 7 / 0.5) + 1.0)
+  np.testing.assert_allclose(after['c'], weight_a * before['a'] + (1 - weight_a) * before['b'],
+                             rtol=1e-5)
+
+
+def test_random_is_the_papers_fresh_embedding_and_resumes_keep_the_choice(pretrained, tmp_path):
+  source, agent = pretrained
+  before, _ = _embeddings(agent)
+  summary = _search(tmp_path / 'c', ['c'], 2, init_from=str(source))
+  after, _ = _embeddings(summary['controller'])
+  assert not np.allclose(after['c'], before['a']) and not np.allclose(after['c'], before['b'])
+  assert json.loads((tmp_path / 'c' / 'run.json').read_text())['task_similarities'] is None
+  with pytest.raises(runner.RunDirError, match="task_embedding_init: stored 'random', now "
+                                               "'nearest'"):
+    _search(tmp_path / 'c', ['c'], 3, task_embedding_init='nearest')
+
+
+def test_bad_warm_start_settings_are_one_line_errors_and_write_nothing(tmp_path):
+  with pytest.raises(runner.RunDirError, match='must be one of'):
+    _search(tmp_path / 'run', ['a'], 1, task_embedding_init='closest')
+  with pytest.raises(runner.RunDirError, match='give init_from'):
+    _search(tmp_path / 'run', ['a'], 1, task_embedding_init='nearest')
+  assert not (tmp_path / 'run' / 'run.json').exists()
+
+
+@pytest.mark.usefixtures('tiny_task')
+def test_real_children_measure_similarity_by_task2vec(tmp_path):
+  gin.parse_config("""
+      import mnms_tf.search_space
+      SearchSpace.choices = {'embedding': ('en-dim50', 'es-dim50'), 'trainable': (False,),
+                             'nlayers': (0,), 'nnodes': (10,), 'learning_rate': (0.3,),
+                             'iterations': (100,), 'regularization': (0.0,)}""")
+  evaluator = evaluators.Children(str(tmp_path))
+  assert evaluator.task_similarity('tiny', 'tiny') == pytest.approx(1.0)
