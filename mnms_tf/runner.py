@@ -138,7 +138,8 @@ def _check_tasks(tasks):
 
 def _initial_controller(info, create_controller, sizes, has_checkpoint):
   """The controller to restore a checkpoint into, or to start from: a fresh one, or for a
-  transfer without a checkpoint yet, the source run's with fresh embeddings for new tasks."""
+  transfer without a checkpoint yet, the source run's with new tasks' embeddings added
+  (random or warm-started: `task_embedding_init`)."""
   if has_checkpoint or not info['init_from']:
     return create_controller(info['controller_tasks'], sizes, info['seed'])
   pretrained = run_dir_lib.restore_controller(info['init_from'])
@@ -196,7 +197,8 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
       `reused_from`); only from iterations complete when its own was sampled, so that
       the choice does not depend on timing (pipelined: not the iteration just before).
     init_from: a finished or running MNMS search directory whose controller starts this
-      one (transfer: new tasks get fresh embeddings; the replay bank starts empty).
+      one (transfer: new tasks get new embeddings, see `task_embedding_init`; the replay
+      bank starts empty).
     checkpoint_every: iterations between checkpoints (and one when the search stops). A
       resume from an older checkpoint replays the stored iterations since, identically,
       so this trades only replay time for checkpoint time: synthetic searches, whose
