@@ -163,6 +163,15 @@ class MNMSAgent(tf.Module):
     actions, log_probabilities = self._sample(tf.constant(tasks, tf.int32), seeds)
     return actions.numpy(), log_probabilities.numpy()
 
+  def log_probabilities(self, tasks, actions):
+    """Behaviour log-probabilities [B] of given configs (e.g. ones evaluated first), as
+    `sample` returns them for its own draws."""
+    actions = tf.constant(actions, tf.int32)
+    logits = self.behaviour.unroll(tf.constant(tasks, tf.int32), actions)
+    return tf.reduce_sum(tf.stack(
+        [tf.gather(tf.nn.log_softmax(logits[k]), actions[:, k], batch_dims=1)
+         for k in range(len(self.sizes))], axis=1), axis=1).numpy()
+
   def greedy(self, task):
     """The controller's current best guess for a task: argmax at every step."""
     actions, _ = self.behaviour.decode(tf.constant([self.task_index(task)], tf.int32))

@@ -3,7 +3,7 @@
 A controller proposes configs (as one action index per search-space parameter) for a
 task and learns from their rewards. The runner knows nothing else about it: the MNMS
 agent (mnms_tf/agent.py) and random search (mnms_tf/random_search.py) both implement
-`Controller`, and a peer method can join them behind the same five calls.
+`Controller`, and a peer method can join them behind the same six calls.
 
 `ControllerFactory` is what the runner is handed (like dopamine's `create_agent_fn`): its
 `describe()` goes into run.json, and `from_description` rebuilds it from there, so a
@@ -31,6 +31,9 @@ class Controller(Protocol):
 
   def sample(self, tasks):
     """(actions [B, K] int, log-probabilities [B] of drawing them) for task indices `tasks`."""
+
+  def log_probabilities(self, tasks, actions):
+    """[B] log-probabilities that sample() would draw `actions` [B, K] for `tasks`."""
 
   def observe(self, tasks, actions, rewards, log_probabilities, iteration):
     """Records a batch of sampled configs and their rewards."""

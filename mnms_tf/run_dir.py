@@ -33,7 +33,8 @@ from mnms_tf import store as store_lib
 RUN_INFO, CONFIG_GIN, OPERATIVE_GIN, LOCK = 'run.json', 'config.gin', 'operative_config.gin', 'lock'
 CHECKPOINTS, TENSORBOARD = 'checkpoints', 'tensorboard'
 FORMAT = 2  # of run.json; 1 (before 2026-11-26) recorded only tasks, controller kind and seed
-DERIVED = ('controller_tasks', 'task_similarities')  # recorded, but follow from the rest
+DERIVED = ('controller_tasks', 'task_similarities',  # recorded, but follow from the rest
+           'initial_config_list')
 
 
 class RunDirError(errors.UserError, ValueError):

@@ -170,6 +170,34 @@ def _embedding_weights(info, new_tasks, old_tasks):
   return weights / weights.sum(axis=1, keepdims=True)
 
 
+INITIAL_CONFIGS = (None, 'nearest_best')
+
+
+def _nearest_best_configs(source_dir, similarities, count, space):
+  """new task -> the `count` best distinct configs (by validation accuracy, then search
+  order) stored in `source_dir` for its most similar pre-training task."""
+  chosen = {}
+  with store_lib.TrialStore(source_dir, read_only=True) as store:
+    for new, by_task in similarities.items():
+      nearest = max(by_task, key=by_task.get)
+      rows = sorted(store.trials(task=nearest, status=store_lib.OK),
+                    key=lambda r: (-r['val_accuracy'], r['iteration'], r['slot']))
+      distinct = {}
+      for row in rows:
+        distinct.setdefault(space.config_hash(row['config']), space.validate(row['config']))
+      chosen[new] = list(distinct.values())[:count]
+  return chosen
+
+
+def _first_iterations(seed, tasks):
+  """task -> the first iteration that searches it."""
+  first, i = {}, 0
+  while len(first) < len(tasks):
+    first.setdefault(tasks[iteration_task(seed, i, len(tasks))], i)
+    i += 1
+  return first
+
+
 def _task_similarities(evaluator, tasks, known_tasks):
   """new task -> {pre-training task: similarity} (`evaluator.task_similarity`), recorded in
   run.json so that the warm start is plain to see and a resume needs no recomputing."""
@@ -181,7 +209,7 @@ def _task_similarities(evaluator, tasks, known_tasks):
 def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
            children_per_iteration=8, seed=0, reuse_evaluated=False, init_from=None,
            checkpoint_every=1, pipelined=True, task_embedding_init='random',
-           task_embedding_temperature=0.1):
+           task_embedding_temperature=0.1, initial_configs=None, num_initial_configs=4):
   """Runs (or resumes) a search in `root_dir` until `budget` runs out; returns its summary.
 
   Args:
@@ -211,6 +239,11 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
       `evaluator.task_similarity`: warm-started transfer, arXiv 2205.06355) or
       'similarity_weighted' (the softmax of similarities / `task_embedding_temperature`
       over the pre-training tasks' embeddings). The similarities go to run.json.
+    initial_configs: None, or 'nearest_best': a transfer's new task evaluates, in the first
+      slots of its first iteration, the `num_initial_configs` best distinct configs that
+      the source run stored for its most similar pre-training task (what Optuna's
+      `enqueue_trial` and Ray Tune's `points_to_evaluate` offer by hand). The controller
+      learns from them with their log-probabilities under its policy. They go to run.json.
   """
   tasks = _check_tasks(tasks)
   create_controller = create_controller or controller_lib.ControllerFactory()
@@ -220,6 +253,13 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
   if task_embedding_init not in TASK_EMBEDDING_INITS:
     raise RunDirError(f'search.task_embedding_init must be one of {TASK_EMBEDDING_INITS}, '
                       f'got {task_embedding_init!r}')
+  if initial_configs not in INITIAL_CONFIGS:
+    raise RunDirError(f'search.initial_configs must be one of {INITIAL_CONFIGS}, got '
+                      f'{initial_configs!r}')
+  if not 1 <= num_initial_configs <= children_per_iteration:
+    raise RunDirError(f'search.num_initial_configs must be between 1 and '
+                      f'children_per_iteration ({children_per_iteration}), got '
+                      f'{num_initial_configs}')
   known_tasks = _known_tasks(init_from)  # checks the source before writing
   # A transferred controller's old tasks come first.
   controller_tasks = known_tasks + [t for t in tasks if t not in known_tasks]
@@ -234,23 +274,28 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
         init_from=os.path.abspath(init_from) if init_from else (stored or {}).get('init_from'),
         pipelined=pipelined, task_embedding_init=task_embedding_init,
         task_embedding_temperature=task_embedding_temperature,
+        initial_configs=initial_configs, num_initial_configs=num_initial_configs,
         search_space=space.describe(), controller=create_controller.describe(),
         evaluator=evaluator.describe(tasks, space))
     if stored is not None:
       stored.setdefault('pipelined', False)  # runs from before pipelining were synchronous
       stored.setdefault('task_embedding_init', 'random')  # and from before warm starts
       stored.setdefault('task_embedding_temperature', task_embedding_temperature)
+      stored.setdefault('initial_configs', None)
+      stored.setdefault('num_initial_configs', num_initial_configs)
       run.check_resume(stored, wanted)
       info = stored
     else:
-      if task_embedding_init != 'random' and not wanted['init_from']:
-        raise RunDirError(f'search.task_embedding_init={task_embedding_init!r} warm-starts a '
-                          f'transfer: give init_from (a pre-trained MNMS run), or leave it '
-                          f"'random'")
-      similarities = (_task_similarities(evaluator, tasks, known_tasks)
-                      if task_embedding_init != 'random' else None)
+      warm = task_embedding_init != 'random' or initial_configs is not None
+      if warm and not wanted['init_from']:
+        raise RunDirError('search.task_embedding_init and search.initial_configs warm-start '
+                          'a transfer: give init_from (a pre-trained MNMS run), or leave them '
+                          "at 'random' and None")
+      similarities = _task_similarities(evaluator, tasks, known_tasks) if warm else None
+      configs = (_nearest_best_configs(init_from, similarities, num_initial_configs, space)
+                 if initial_configs else None)
       info = run.create(dict(wanted, controller_tasks=controller_tasks,
-                             task_similarities=similarities))
+                             task_similarities=similarities, initial_config_list=configs))
     return _search_loop(run, info, budget, evaluator, create_controller, space,
                         checkpoint_every)
 
@@ -320,11 +365,20 @@ def _search_loop(run, info, budget, evaluator, create_controller, space, checkpo
   if checkpointer.restore('the search state'):
     logging.info('Resuming %s at iteration %d', run.root_dir, int(iteration))
 
+  first_iterations = _first_iterations(seed, tasks)
+  initial_configs = info.get('initial_config_list') or {}
+
   def new_iteration(index, actions=None, log_probabilities=None):
     task = tasks[iteration_task(seed, index, len(tasks))]
     task_indices = [controller.task_index(task)] * width
     if actions is None:
       actions, log_probabilities = controller.sample(task_indices)
+      if first_iterations[task] == index and initial_configs.get(task):
+        given = np.array([space.to_actions(c) for c in initial_configs[task]])
+        actions, log_probabilities = np.array(actions), np.array(log_probabilities)
+        actions[:len(given)] = given
+        log_probabilities[:len(given)] = controller.log_probabilities(
+            task_indices[:len(given)], given)
     return _Iteration(index, task, task_indices, np.asarray(actions, np.int64),
                       np.asarray(log_probabilities, np.float32))
 

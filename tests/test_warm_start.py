@@ -10,6 +10,7 @@ from mnms_tf import controller as controller_lib
 from mnms_tf import evaluators
 from mnms_tf import runner
 from mnms_tf import search_space
+from mnms_tf import store as store_lib
 from mnms_tf import synthetic
 
 TARGETS = synthetic.example_targets(search_space.SearchSpace().sizes)
@@ -71,11 +72,34 @@ def test_random_is_the_papers_fresh_embedding_and_resumes_keep_the_choice(pretra
     _search(tmp_path / 'c', ['c'], 3, task_embedding_init='nearest')
 
 
+def test_the_nearest_tasks_best_configs_are_evaluated_first(pretrained, tmp_path):
+  source, _ = pretrained
+  with store_lib.TrialStore(str(source), read_only=True) as store:
+    rows = sorted(store.trials(task='a', status='ok'),
+                  key=lambda r: (-r['val_accuracy'], r['iteration'], r['slot']))
+  best = []
+  for row in rows:
+    if row['config_hash'] not in [r['config_hash'] for r in best]:
+      best.append(row)
+  summary = _search(tmp_path / 'c', ['c'], 2, init_from=str(source),
+                    initial_configs='nearest_best', num_initial_configs=3)
+  with store_lib.TrialStore(str(tmp_path / 'c'), read_only=True) as store:
+    first = [r['config'] for r in store.trials() if r['iteration'] == 0]
+    later = [r['config'] for r in store.trials() if r['iteration'] == 1]
+  assert first[:3] == [r['config'] for r in best[:3]] and len(first) == len(later) == 8
+  assert json.loads((tmp_path / 'c' / 'run.json').read_text())['initial_config_list'] == {
+      'c': [r['config'] for r in best[:3]]}
+  assert summary['iterations'] == 2
+
+
 def test_bad_warm_start_settings_are_one_line_errors_and_write_nothing(tmp_path):
-  with pytest.raises(runner.RunDirError, match='must be one of'):
-    _search(tmp_path / 'run', ['a'], 1, task_embedding_init='closest')
-  with pytest.raises(runner.RunDirError, match='give init_from'):
-    _search(tmp_path / 'run', ['a'], 1, task_embedding_init='nearest')
+  for settings, message in (({'task_embedding_init': 'closest'}, 'must be one of'),
+                            ({'initial_configs': 'best'}, 'must be one of'),
+                            ({'num_initial_configs': 9}, 'between 1 and children_per'),
+                            ({'task_embedding_init': 'nearest'}, 'give init_from'),
+                            ({'initial_configs': 'nearest_best'}, 'give init_from')):
+    with pytest.raises(runner.RunDirError, match=message):
+      _search(tmp_path / 'run', ['a'], 1, **settings)
   assert not (tmp_path / 'run' / 'run.json').exists()
 
 
