@@ -33,15 +33,19 @@ _import_tensorflow_quietly()
 
 
 class _LibraryNoise(logging.Filter):
-  """Drops INFO notes that tfds and TF checkpoints log per dataset load and per save, and
-  TF's retracing warning, which every new child architecture triggers by design (each is
-  traced once: child.py)."""
+  """Drops INFO notes that tfds and TF checkpoints log per dataset load and per save, TF's
+  retracing warning, which every new child architecture triggers by design (each is traced
+  once: child.py), and gin's error for an `include` that is not a package resource, logged
+  before gin finds the file on its search path (gin/)."""
   _INFO_FROM = ('dataset_info.py', 'reader.py', 'logging_logger.py', 'functional_saver.py')
 
   def filter(self, record):
     if record.levelno <= logging.INFO and record.filename in self._INFO_FROM:
       return False
-    return 'triggered tf.function retracing' not in record.getMessage()
+    message = record.getMessage()
+    if record.filename == 'resource_reader.py' and message.startswith('Path not found'):
+      return False
+    return 'triggered tf.function retracing' not in message
 
 
 for _name in ('absl', 'tensorflow'):

@@ -11,10 +11,10 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-imp
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run(make):
+def run(make, default_root='runs/reproduction'):
   """The command line of every script here: make(--root_dir, --output_dir), path printed."""
-  flags.DEFINE_string('root_dir', 'runs/reproduction',
-                      'Reproduction directory (ROOT/EXPERIMENT/seed_N run directories).')
+  flags.DEFINE_string('root_dir', default_root, 'Experiment directory (written by '
+                      'mnms_tf.bin.reproduce).')
   flags.DEFINE_string('output_dir', HERE, 'Where the figure or table is written.')
   app.run(lambda argv: print(make(flags.FLAGS.root_dir, flags.FLAGS.output_dir)))
 

@@ -15,6 +15,8 @@ from paper_figures import fig3_parameter_distributions
 from paper_figures import fig5_task_embeddings
 from paper_figures import results_table
 
+FILENAME = 'REPORT.md'
+SUITE_HEADING = '## 6. Transfer across a suite of tasks (the sequel\'s protocol)'
 FIRST_CHILDREN = 16  # "starts better": mean accuracy of a new task's first children
 REACH_FRACTION = 0.95
 
@@ -149,9 +151,32 @@ def make(root_dir, output_dir):
                  f'{row["hand_tuned_test"]:.3f}: {verdict} on validation')
   out += ['', 'Full table: [results_table.md](results_table.md) (CSV beside it).', '']
   os.makedirs(output_dir, exist_ok=True)
-  path = os.path.join(output_dir, 'REPORT.md')
+  path = os.path.join(output_dir, FILENAME)
+  _, suite = _split_suite_section(path)
   with open(path, 'w') as f:
-    f.write('\n'.join(out))
+    f.write('\n'.join(out) + ('\n' + suite if suite else ''))
+  return path
+
+
+def _split_suite_section(path):
+  """(REPORT.md before the suite experiment's section, the section), '' where absent."""
+  if not os.path.exists(path):
+    return '', ''
+  with open(path) as f:
+    text = f.read()
+  at = text.find(SUITE_HEADING)
+  return (text, '') if at < 0 else (text[:at], text[at:])
+
+
+def write_suite_section(output_dir, lines):
+  """Puts the suite experiment's section (mnms_tf.bin.reproduce --experiment=suite) at the
+  end of REPORT.md, replacing the previous one; the paper's sections are kept."""
+  path = os.path.join(output_dir, FILENAME)
+  before, _ = _split_suite_section(path)
+  if before and not before.endswith('\n\n'):
+    before = before.rstrip('\n') + '\n\n'
+  with open(path, 'w') as f:
+    f.write(before + '\n'.join(lines) + '\n')
   return path
 
 

@@ -1,8 +1,10 @@
 r"""Reproduces the paper end to end: the searches over seeds, then the figures and REPORT.md.
 
-  python -m mnms_tf.bin.reproduce [--root_dir=runs/reproduction] [--seeds=3] \
+  python -m mnms_tf.bin.reproduce [--experiment=paper|suite] [--root_dir=DIR] [--seeds=N] \
       [--multitask_iterations=N] [--transfer_iterations=N] [--workers=N] [--paper] \
       [--output_dir=paper_figures] [--gin_bindings=...] [--skip_search]
+
+--experiment=paper (the default; root runs/reproduction):
 
 Per seed, four searches (run directories ROOT/EXPERIMENT/seed_N):
   multitask  spanish_langid + rt_snippets, off-policy MNMS  (gin/search/multitask.gin)
@@ -15,7 +17,16 @@ the same search. Running it again resumes: finished searches are skipped, an int
 one continues where it stopped. --paper uses the real datasets and TF-Hub modules
 (gin/search/paper_*.gin; needs internet). --gin_file and --gin_bindings apply to every
 search, after the experiment's own gin file.
+
+--experiment=suite (root runs/suite): the sequel's protocol on the task suite
+(mnms_tf/suite_experiment.py, gin/search/suite.gin): one controller pre-trained on 8 tasks,
+then every held-out task searched per seed from scratch, transferred, and warm-started;
+--multitask_iterations and --transfer_iterations set the pre-training and held-out budgets,
+--seeds the held-out seeds (default: the gin file's). Resumable the same way. Writes
+suite_transfer.png, suite_similarity.png, suite_table.md/.csv and REPORT.md's suite section.
 """
+import dataclasses
+import functools
 import json
 import os
 
@@ -30,21 +41,30 @@ from mnms_tf import errors
 from mnms_tf import evaluators
 from mnms_tf import paths
 from mnms_tf import runner
+from mnms_tf import suite_experiment
 from paper_figures import fig2_multitask_search
 from paper_figures import fig3_parameter_distributions
 from paper_figures import fig4_transfer
 from paper_figures import fig5_task_embeddings
 from paper_figures import report
 from paper_figures import results_table
+from paper_figures import suite_similarity
+from paper_figures import suite_transfer
 
-_ROOT_DIR = flags.DEFINE_string('root_dir', 'runs/reproduction', 'Reproduction directory.')
-_SEEDS = flags.DEFINE_integer('seeds', 3, 'Seeds per experiment (0..N-1).')
+_EXPERIMENT = flags.DEFINE_enum('experiment', 'paper', ['paper', 'suite'],
+                                'The paper\'s experiments, or the sequel\'s on the task suite.')
+_ROOT_DIR = flags.DEFINE_string('root_dir', None, 'Experiment directory (default: '
+                                'runs/reproduction, or runs/suite).')
+_SEEDS = flags.DEFINE_integer('seeds', None, 'Seeds per experiment (0..N-1; default 3, or the '
+                              'suite gin file\'s).', lower_bound=1)
 _MULTITASK_ITERATIONS = flags.DEFINE_integer(
-    'multitask_iterations', 100, 'Iterations of each multitask and on-policy search '
-    '(the paper ran thousands of children: e.g. 500).')
+    'multitask_iterations', None, 'Iterations of each multitask and on-policy search '
+    '(default 100; the paper ran thousands of children: e.g. 500), or of the suite\'s '
+    'pre-training (default: the gin file\'s).', lower_bound=1)
 _TRANSFER_ITERATIONS = flags.DEFINE_integer(
-    'transfer_iterations', 25, 'Iterations of each transfer and scratch search (paper scale: '
-    'e.g. 300).')
+    'transfer_iterations', None, 'Iterations of each transfer and scratch search (default 25; '
+    'paper scale: e.g. 300), or of each held-out suite search (default: the gin file\'s).',
+    lower_bound=1)
 _WORKERS = flags.DEFINE_integer('workers', os.cpu_count(), 'Child processes per search.',
                                 lower_bound=1)
 _PAPER = flags.DEFINE_bool('paper', False, 'The real datasets and TF-Hub modules (online).')
@@ -56,13 +76,16 @@ _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: $MNM
                                 'or ~/.cache/mnms_tf).')
 configs.define_gin_flags()
 
-# experiment -> (gin file, experiment whose controller it starts from, iterations flag)
+# experiment -> (gin file, experiment whose controller it starts from, iterations flag,
+# its default)
 EXPERIMENTS = {
-    'multitask': ('multitask.gin', None, _MULTITASK_ITERATIONS),
-    'transfer': ('transfer.gin', 'multitask', _TRANSFER_ITERATIONS),
-    'scratch': ('transfer.gin', None, _TRANSFER_ITERATIONS),
-    'on_policy': ('multitask_on_policy.gin', None, _MULTITASK_ITERATIONS),
+    'multitask': ('multitask.gin', None, _MULTITASK_ITERATIONS, 100),
+    'transfer': ('transfer.gin', 'multitask', _TRANSFER_ITERATIONS, 25),
+    'scratch': ('transfer.gin', None, _TRANSFER_ITERATIONS, 25),
+    'on_policy': ('multitask_on_policy.gin', None, _MULTITASK_ITERATIONS, 100),
 }
+PAPER_FIGURES = (fig2_multitask_search, fig3_parameter_distributions, fig4_transfer,
+                 fig5_task_embeddings, results_table, report)
 
 
 def run_dir(root_dir, experiment, seed):
@@ -79,13 +102,13 @@ def _parse(experiment, seed):
 
 
 def run_searches(root_dir, data_dir):
-  for seed in range(_SEEDS.value):
-    for experiment, (_, init_from, iterations) in EXPERIMENTS.items():
-      logging.info('=== %s, seed %d: %d iterations ===', experiment, seed, iterations.value)
+  for seed in range(_SEEDS.value or 3):
+    for experiment, (_, init_from, iterations, default) in EXPERIMENTS.items():
+      budget = iterations.value or default
+      logging.info('=== %s, seed %d: %d iterations ===', experiment, seed, budget)
       _parse(experiment, seed)
       with evaluators.Children(data_dir, _WORKERS.value) as evaluator:
-        runner.search(run_dir(root_dir, experiment, seed), runner.Budget(iterations.value),
-                      evaluator,
+        runner.search(run_dir(root_dir, experiment, seed), runner.Budget(budget), evaluator,
                       init_from=run_dir(root_dir, init_from, seed) if init_from else None)
 
 
@@ -104,20 +127,48 @@ def hand_tuned_baselines(root_dir, data_dir):
     json.dump(scores, f, indent=2)
 
 
+def suite_protocol():
+  """The suite's protocol from gin/search/suite.gin, the user's gin and the flags."""
+  with gin.unlock_config():
+    gin.clear_config()
+    configs.parse(['search/suite.gin'] + list(flags.FLAGS.gin_file), flags.FLAGS.gin_bindings)
+  overrides = {name: flag.value for name, flag in (
+      ('seeds', _SEEDS), ('pretraining_iterations', _MULTITASK_ITERATIONS),
+      ('held_out_iterations', _TRANSFER_ITERATIONS)) if flag.value is not None}
+  return dataclasses.replace(suite_experiment.Protocol(), **overrides)
+
+
+def run_suite(root_dir, data_dir):
+  if _PAPER.value:
+    raise errors.UserError('--experiment=suite runs on the offline suite only; drop --paper')
+  protocol = suite_protocol()
+  with evaluators.Children(data_dir, _WORKERS.value) as evaluator:
+    evaluator.check_tasks(list(protocol.pretraining_tasks) + list(protocol.held_out_tasks))
+    protocol.save(root_dir)
+    suite_experiment.run_searches(root_dir, protocol, evaluator)
+
+
 def main(argv):
   del argv
-  root_dir = os.path.abspath(_ROOT_DIR.value)
+  suite = _EXPERIMENT.value == 'suite'
+  root_dir = os.path.abspath(_ROOT_DIR.value or
+                             ('runs/suite' if suite else 'runs/reproduction'))
   data_dir = os.path.abspath(_DATA_DIR.value or paths.default_data_dir())
   try:
-    if not _SKIP_SEARCH.value:
-      run_searches(root_dir, data_dir)
-    hand_tuned_baselines(root_dir, data_dir)
+    if suite:
+      if not _SKIP_SEARCH.value:
+        run_suite(root_dir, data_dir)
+      figures = [functools.partial(suite_similarity.make, data_dir=data_dir),
+                 suite_transfer.make]
+    else:
+      if not _SKIP_SEARCH.value:
+        run_searches(root_dir, data_dir)
+      hand_tuned_baselines(root_dir, data_dir)
+      figures = [module.make for module in PAPER_FIGURES]
   except errors.UserError as e:
     errors.exit_with('reproduce', e)
-  output_dir = _OUTPUT_DIR.value
-  for module in (fig2_multitask_search, fig3_parameter_distributions, fig4_transfer,
-                 fig5_task_embeddings, results_table, report):
-    print(module.make(root_dir, output_dir))
+  for make in figures:
+    print(make(root_dir, _OUTPUT_DIR.value))
 
 
 if __name__ == '__main__':

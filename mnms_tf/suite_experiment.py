@@ -1,0 +1,165 @@
+"""The sequel's transfer protocol on the task suite (Wong et al. 2018, arXiv 1803.02780).
+
+One MNMS controller is pre-trained on `Protocol.pretraining_tasks`; then, for every
+held-out task and seed, one single-task search per variant (`VARIANTS`): from scratch,
+transferred with the paper's random task embedding, and warm-started from the most similar
+pre-training task (arXiv 2205.06355). Every variant of a (task, seed) gets the same budget
+and the same child seeds. Directories: ROOT/pretrain, ROOT/TASK/VARIANT/seed_N.
+
+Measures (`measures`): a task's best-known accuracy is the best validation accuracy of any
+child trained for it in any of these searches; a search needs the number of children it
+trained until one reached `reach_fraction` of that. A search that never does counts as its
+whole budget (a lower bound, marked '>' in the tables), which understates the speed-up of
+a variant over one that misses more often.
+"""
+import dataclasses
+import json
+import os
+from typing import Sequence
+
+from absl import logging
+import gin
+import numpy as np
+from scipy import stats
+
+from mnms_tf import analysis
+from mnms_tf import runner
+
+PRETRAIN, PROTOCOL = 'pretrain', 'protocol.json'
+
+# variant -> how its held-out search starts (plain data; search() arguments besides
+# `transfer`, which starts it from the pre-trained controller).
+VARIANTS = {
+    'scratch': {'transfer': False},
+    'transfer': {'transfer': True, 'task_embedding_init': 'random'},
+    'nearest': {'transfer': True, 'task_embedding_init': 'nearest'},
+    'similarity_weighted': {'transfer': True, 'task_embedding_init': 'similarity_weighted'},
+    'warm_configs': {'transfer': True, 'task_embedding_init': 'similarity_weighted',
+                     'initial_configs': 'nearest_best'},
+}
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+  """The experiment's split and scale; gin/search/suite.gin holds the defaults, with the
+  reasons for its split."""
+  pretraining_tasks: Sequence[str]
+  held_out_tasks: Sequence[str]
+  pretraining_iterations: int
+  held_out_iterations: int
+  seeds: int
+  variants: Sequence[str] = tuple(VARIANTS)
+  reach_fraction: float = 0.99
+  first_children: int = 16
+
+  def __post_init__(self):
+    for name in ('pretraining_tasks', 'held_out_tasks', 'variants'):  # gin gives lists
+      object.__setattr__(self, name, tuple(getattr(self, name)))
+    unknown = sorted(set(self.variants) - set(VARIANTS))
+    if unknown:
+      raise runner.RunDirError(f'Protocol.variants: unknown {unknown}; known: {list(VARIANTS)}')
+    overlap = sorted(set(self.pretraining_tasks) & set(self.held_out_tasks))
+    if overlap:
+      raise runner.RunDirError(f'Protocol: {overlap} both pre-trained on and held out')
+
+  def save(self, root_dir):
+    """ROOT/protocol.json: what the figures and the report read."""
+    os.makedirs(root_dir, exist_ok=True)
+    with open(os.path.join(root_dir, PROTOCOL), 'w') as f:
+      json.dump(dataclasses.asdict(self), f, indent=2)
+
+  @classmethod
+  def load(cls, root_dir):
+    path = os.path.join(root_dir, PROTOCOL)
+    if not os.path.exists(path):
+      raise FileNotFoundError(f'{root_dir} is not a suite experiment directory (no {PROTOCOL})')
+    with open(path) as f:
+      return cls(**json.load(f))
+
+
+def held_out_dir(root_dir, task, variant, seed):
+  return os.path.join(root_dir, task, variant, f'seed_{seed}')
+
+
+def run_searches(root_dir, protocol, evaluator):
+  """Runs (or resumes) every search of the protocol, seed by seed, so that an interrupted
+  experiment already holds whole seeds."""
+  pretrain_dir = os.path.join(root_dir, PRETRAIN)
+  logging.info('=== pre-training on %d tasks: %d iterations ===',
+               len(protocol.pretraining_tasks), protocol.pretraining_iterations)
+  runner.search(pretrain_dir, runner.Budget(protocol.pretraining_iterations), evaluator,
+                tasks=list(protocol.pretraining_tasks), seed=0)
+  for seed in range(protocol.seeds):
+    for task in protocol.held_out_tasks:
+      for variant in protocol.variants:
+        arguments = dict(VARIANTS[variant])
+        transfer = arguments.pop('transfer')
+        logging.info('=== %s, %s, seed %d: %d iterations ===', task, variant, seed,
+                     protocol.held_out_iterations)
+        runner.search(held_out_dir(root_dir, task, variant, seed),
+                      runner.Budget(protocol.held_out_iterations), evaluator, tasks=[task],
+                      seed=seed, init_from=pretrain_dir if transfer else None, **arguments)
+
+
+def children_to_reach(curve, target):
+  """(children trained until one reached `target`, whether it did); the whole curve's
+  length if none did."""
+  reached = analysis.children_to_reach(curve, target)
+  return (reached, True) if reached is not None else (len(curve), False)
+
+
+def geometric_mean(values):
+  return float(np.exp(np.mean(np.log(values))))
+
+
+def measures(root_dir, protocol):
+  """task -> {'best_known', 'variants': {variant: {'reach', 'reached', 'first', 'best'}}}
+  (lists over the seeds that have a run), for the held-out tasks with runs."""
+  results = {}
+  for task in protocol.held_out_tasks:
+    curves = {v: analysis.task_curves([held_out_dir(root_dir, task, v, s)
+                                       for s in range(protocol.seeds)
+                                       if os.path.isdir(held_out_dir(root_dir, task, v, s))],
+                                      task)
+              for v in protocol.variants}
+    curves = {v: c for v, c in curves.items() if c}
+    if not curves:
+      continue
+    best_known = max(c.max() for cs in curves.values() for c in cs)
+    target = protocol.reach_fraction * best_known
+    variants = {}
+    for variant, cs in curves.items():
+      reach = [children_to_reach(c, target) for c in cs]
+      variants[variant] = {
+          'reach': [r for r, _ in reach], 'reached': [ok for _, ok in reach],
+          'first': [float(c[:protocol.first_children].mean()) for c in cs],
+          'best': [float(c.max()) for c in cs]}
+    results[task] = {'best_known': float(best_known), 'variants': variants}
+  return results
+
+
+def speedups(results, baseline='scratch'):
+  """variant -> {task: mean children to reach of the baseline / of the variant}, and the
+  geometric mean over tasks under the key None."""
+  ratios = {}
+  for task, result in results.items():
+    variants = result['variants']
+    if baseline not in variants:
+      continue
+    for variant, measured in variants.items():
+      if variant != baseline:
+        ratios.setdefault(variant, {})[task] = (np.mean(variants[baseline]['reach']) /
+                                                np.mean(measured['reach']))
+  for by_task in ratios.values():
+    by_task[None] = geometric_mean(list(by_task.values()))
+  return ratios
+
+
+def similarity_agreement(similarity, correlation):
+  """Spearman rank correlation of two symmetric task-pair matrices over the pairs both
+  define (each pair once, finite)."""
+  similarity, correlation = np.asarray(similarity), np.asarray(correlation)
+  pairs = (np.triu(np.ones_like(similarity, dtype=bool), k=1) & np.isfinite(similarity) &
+           np.isfinite(correlation))
+  return float(stats.spearmanr(similarity[pairs], correlation[pairs]).statistic)

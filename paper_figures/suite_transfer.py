@@ -1,0 +1,152 @@
+"""The suite experiment's curves, table and REPORT.md section (mnms_tf/suite_experiment.py).
+
+  python paper_figures/suite_transfer.py [--root_dir=runs/suite]
+
+Per held-out task, the best validation accuracy found so far against children trained,
+per variant (mean over seeds, band = min-max), with the line at `reach_fraction` of the
+task's best-known accuracy. The table gives, per task and variant, the children needed to
+reach that line and the mean accuracy of the first children; the section, the speed-ups
+over scratch and their geometric mean.
+"""
+import csv
+import os
+
+import numpy as np
+
+from mnms_tf import analysis
+from mnms_tf import run_dir as run_dir_lib
+from mnms_tf import suite_experiment
+from paper_figures import common
+from paper_figures import report
+from paper_figures import suite_similarity
+
+FILENAME, TABLE = 'suite_transfer.png', 'suite_table'
+COLORS = {'scratch': 'tab:gray', 'transfer': 'tab:orange', 'nearest': 'tab:blue',
+          'similarity_weighted': 'tab:green', 'warm_configs': 'tab:red'}
+
+
+def _runs(root_dir, protocol, task, variant):
+  runs = [suite_experiment.held_out_dir(root_dir, task, variant, s)
+          for s in range(protocol.seeds)]
+  return [r for r in runs if os.path.isdir(r)]
+
+
+def figure(root_dir, protocol, results, output_dir):
+  tasks = list(results)
+  columns = min(3, len(tasks))
+  rows = -(-len(tasks) // columns)
+  fig, axes = common.plt.subplots(rows, columns, figsize=(5.2 * columns, 3.8 * rows),
+                                  squeeze=False)
+  for axis, task in zip(axes.flat, tasks):
+    for variant in results[task]['variants']:
+      curves = [np.maximum.accumulate(c) for c in
+                analysis.task_curves(_runs(root_dir, protocol, task, variant), task)]
+      length = min(len(c) for c in curves)
+      stacked = np.stack([c[:length] for c in curves])
+      common.band(axis, np.arange(1, length + 1), stacked.mean(axis=0), stacked.min(axis=0),
+                  stacked.max(axis=0), variant, COLORS.get(variant))
+    axis.axhline(protocol.reach_fraction * results[task]['best_known'], color='k',
+                 linestyle=':', linewidth=1)
+    axis.set(title=task, xlabel='children trained for the task',
+             ylabel='best validation accuracy so far')
+    axis.grid(alpha=0.3)
+  for axis in list(axes.flat)[len(tasks):]:
+    axis.axis('off')
+  axes.flat[0].legend(fontsize=8, loc='lower right')
+  fig.suptitle(f'Held-out tasks: best model found so far (mean over seeds, band = min-max); '
+               f'dotted: {protocol.reach_fraction:.0%} of the best known')
+  fig.tight_layout()
+  return common.save(fig, output_dir, FILENAME)
+
+
+def _reach_text(measured):
+  counts = [f'{r}' if ok else f'>{r}' for r, ok in zip(measured['reach'], measured['reached'])]
+  return f'{np.mean(measured["reach"]):.1f} ({", ".join(counts)})'
+
+
+def nearest_tasks(root_dir, protocol, task):
+  """(nearest pre-training task, similarity), as a warm-started run recorded it."""
+  for variant in protocol.variants:
+    for run in _runs(root_dir, protocol, task, variant):
+      similarities = (run_dir_lib.read_info(run).get('task_similarities') or {}).get(task)
+      if similarities:
+        nearest = max(similarities, key=similarities.get)
+        return nearest, similarities[nearest]
+  return None, None
+
+
+def table(root_dir, protocol, results, output_dir):
+  """suite_table.md and .csv: one row per (task, variant)."""
+  header = ['task', 'nearest pre-training task', 'best known', 'variant', 'seeds',
+            f'children to reach {protocol.reach_fraction:.0%} (per seed)',
+            f'mean of first {protocol.first_children}', 'best found (mean)']
+  rows = []
+  for task, result in results.items():
+    nearest, similarity = nearest_tasks(root_dir, protocol, task)
+    for variant, measured in result['variants'].items():
+      rows.append([task, f'{nearest} ({similarity:.2f})' if nearest else '-',
+                   f'{result["best_known"]:.3f}', variant, len(measured['reach']),
+                   _reach_text(measured), f'{np.mean(measured["first"]):.3f}',
+                   f'{np.mean(measured["best"]):.3f}'])
+  with open(os.path.join(output_dir, TABLE + '.csv'), 'w', newline='') as f:
+    csv.writer(f).writerows([header] + rows)
+  lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  lines += ['| ' + ' | '.join(str(v) for v in row) + ' |' for row in rows]
+  with open(os.path.join(output_dir, TABLE + '.md'), 'w') as f:
+    f.write('\n'.join(lines) + '\n')
+  return lines
+
+
+def _children(run_dirs):
+  return sum(len(analysis.accuracy_curve(r, t)) for r in run_dirs
+             for t in analysis.run_tasks(r))
+
+
+def section(root_dir, protocol, results, table_lines, agreement):
+  ratios = suite_experiment.speedups(results)
+  held_out = [r for t in results for v in results[t]['variants']
+              for r in _runs(root_dir, protocol, t, v)]
+  pretrain = os.path.join(root_dir, suite_experiment.PRETRAIN)
+  out = [report.SUITE_HEADING,
+         'Sequel (arXiv 1803.02780): a controller pre-trained on 8 tasks converges "faster by '
+         'over an order of magnitude on many tasks". Warm starts from the most similar task '
+         '(arXiv 2205.06355): 60% less search cost.',
+         f'- Pre-trained on {", ".join(protocol.pretraining_tasks)}: '
+         f'{protocol.pretraining_iterations} iterations, {_children([pretrain])} children. '
+         f'Held out: {len(results)} tasks x {len(protocol.variants)} variants x '
+         f'{protocol.seeds} seeds, {protocol.held_out_iterations} iterations of 8 children each '
+         f'({_children(held_out)} children in all); the same child seeds for every variant.',
+         f'- Best known = the best validation accuracy of any child of any of these searches '
+         f'on the task; a search that never reaches {protocol.reach_fraction:.0%} of it counts '
+         f'as its whole budget (">").',
+         '', '![suite_transfer](suite_transfer.png)', '![suite_similarity](suite_similarity.png)',
+         ''] + table_lines + ['',
+         f'Speed-up to {protocol.reach_fraction:.0%} of the best known, scratch / variant '
+         '(mean children over seeds):', '']
+  tasks = list(results)
+  out += ['| variant | ' + ' | '.join(tasks) + ' | **geometric mean** |',
+          '|' + '---|' * (len(tasks) + 2)]
+  for variant, by_task in ratios.items():
+    cells = [f'{by_task[t]:.2f}' if t in by_task else '-' for t in tasks]
+    out.append(f'| {variant} | ' + ' | '.join(cells) + f' | **{by_task[None]:.2f}** |')
+  if agreement is not None:
+    out += ['', f'- Task similarity (Task2Vec) against the learned controller task embeddings '
+                f'(right panel): Spearman {agreement:+.2f} over the task pairs both define.']
+  return out
+
+
+def make(root_dir, output_dir):
+  protocol = suite_experiment.Protocol.load(root_dir)
+  results = suite_experiment.measures(root_dir, protocol)
+  if not results:
+    raise FileNotFoundError(f'No held-out searches in {root_dir}')
+  os.makedirs(output_dir, exist_ok=True)
+  path = figure(root_dir, protocol, results, output_dir)
+  lines = table(root_dir, protocol, results, output_dir)
+  agreement = suite_similarity.agreement(output_dir)
+  report.write_suite_section(output_dir, section(root_dir, protocol, results, lines, agreement))
+  return path
+
+
+if __name__ == '__main__':
+  common.run(make, default_root='runs/suite')

@@ -1,0 +1,157 @@
+"""The suite experiment (the sequel's protocol): its measures on hand-computed numbers, and
+the whole protocol on synthetic tasks, resumed, drawn and reported."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mnms_tf import run_dir as run_dir_lib
+from mnms_tf import search_space
+from mnms_tf import store as store_lib
+from mnms_tf import suite_experiment
+from mnms_tf import synthetic
+from paper_figures import report
+from paper_figures import suite_transfer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_children_to_reach_counts_the_whole_curve_when_never_reached():
+  curve = np.array([0.5, 0.7, 0.9, 0.8])
+  assert suite_experiment.children_to_reach(curve, 0.85) == (3, True)
+  assert suite_experiment.children_to_reach(curve, 0.5) == (1, True)
+  assert suite_experiment.children_to_reach(curve, 0.95) == (4, False)
+
+
+def test_speedups_are_ratios_of_mean_children_and_their_geometric_mean():
+  results = {
+      't1': {'variants': {'scratch': {'reach': [40, 20]}, 'warm': {'reach': [10, 5]},
+                          'transfer': {'reach': [60, 30]}}},
+      't2': {'variants': {'scratch': {'reach': [9]}, 'warm': {'reach': [9]},
+                          'transfer': {'reach': [3]}}},
+  }
+  ratios = suite_experiment.speedups(results)
+  assert ratios['warm'] == {'t1': 4.0, 't2': 1.0, None: pytest.approx(2.0)}
+  assert ratios['transfer'] == {'t1': pytest.approx(2 / 3), 't2': 3.0,
+                                None: pytest.approx(np.sqrt(2.0))}
+  assert 'scratch' not in ratios
+
+
+def test_similarity_agreement_ranks_each_defined_pair_once():
+  similarity = np.array([[1, .9, .1], [.9, 1, .5], [.1, .5, 1]])
+  correlation = np.array([[1, .8, np.nan], [.8, 1, .2], [np.nan, .2, 1]])
+  assert suite_experiment.similarity_agreement(similarity, correlation) == pytest.approx(1.0)
+  assert suite_experiment.similarity_agreement(similarity, -correlation) == pytest.approx(-1.0)
+  similarity[0, 2] = similarity[2, 0] = 0.95  # (0, 2) is undefined on the other side
+  assert suite_experiment.similarity_agreement(similarity, correlation) == pytest.approx(1.0)
+
+
+def _protocol(**kwargs):
+  return suite_experiment.Protocol(
+      **dict(dict(pretraining_tasks=['a', 'b'], held_out_tasks=['c'], pretraining_iterations=6,
+                  held_out_iterations=2, seeds=2), **kwargs))
+
+
+def test_protocol_refuses_a_task_both_pre_trained_and_held_out_and_unknown_variants():
+  with pytest.raises(run_dir_lib.RunDirError, match=r"\['b'\] both pre-trained on and held"):
+    _protocol(held_out_tasks=['b', 'c'])
+  with pytest.raises(run_dir_lib.RunDirError, match="unknown \\['warmest'\\]"):
+    _protocol(variants=['scratch', 'warmest'])
+
+
+@pytest.fixture(scope='module')
+def experiment(tmp_path_factory):
+  root = str(tmp_path_factory.mktemp('suite'))
+  protocol = _protocol(pretraining_iterations=4, seeds=1)
+  protocol.save(root)
+  evaluator = synthetic.SyntheticChildren(synthetic.example_targets(
+      search_space.SearchSpace().sizes))
+  suite_experiment.run_searches(root, protocol, evaluator)
+  return root, protocol, evaluator
+
+
+def _trials(run):
+  with store_lib.TrialStore(run, read_only=True) as store:
+    return store.trials()
+
+
+def test_every_variant_of_a_seed_gets_the_same_budget_and_child_seeds(experiment):
+  root, protocol, _ = experiment
+  assert suite_experiment.Protocol.load(root) == protocol
+  assert len(_trials(os.path.join(root, suite_experiment.PRETRAIN))) == 4 * 8
+  for seed in range(protocol.seeds):
+    seeds = {}
+    for variant in suite_experiment.VARIANTS:
+      run = suite_experiment.held_out_dir(root, 'c', variant, seed)
+      rows = _trials(run)
+      assert len(rows) == 2 * 8 and {r['task'] for r in rows} == {'c'}
+      seeds[variant] = [r['seed'] for r in rows]
+      info = run_dir_lib.read_info(run)
+      assert (info['init_from'] is None) == (variant == 'scratch')
+    assert len({tuple(s) for s in seeds.values()}) == 1
+
+
+def test_warm_variants_start_from_the_nearest_task(experiment):
+  root, _, _ = experiment
+  nearest = run_dir_lib.read_info(suite_experiment.held_out_dir(root, 'c', 'nearest', 0))
+  assert nearest['task_similarities'] == {'c': {'a': pytest.approx(5 / 7), 'b': 0.0}}
+  warm = suite_experiment.held_out_dir(root, 'c', 'warm_configs', 0)
+  given = run_dir_lib.read_info(warm)['initial_config_list']['c']
+  assert [r['config'] for r in _trials(warm)[:len(given)]] == given
+
+
+def test_a_finished_experiment_resumes_without_training_again(experiment):
+  root, protocol, evaluator = experiment
+
+  class Refuses(type(evaluator)):
+
+    def submit(self, key, job):
+      raise AssertionError(f'trained again: {job}')
+
+  suite_experiment.run_searches(root, protocol, Refuses(evaluator.targets))
+
+
+def test_measures_use_the_best_known_accuracy_over_every_search(experiment):
+  root, protocol, _ = experiment
+  results = suite_experiment.measures(root, protocol)
+  assert list(results) == ['c']
+  rows = [r for v in suite_experiment.VARIANTS for s in range(protocol.seeds)
+          for r in _trials(suite_experiment.held_out_dir(root, 'c', v, s))]
+  best_known = max(r['val_accuracy'] for r in rows)
+  assert results['c']['best_known'] == pytest.approx(best_known)
+  scratch = results['c']['variants']['scratch']
+  assert len(scratch['reach']) == protocol.seeds
+  for seed, (reach, reached) in enumerate(zip(scratch['reach'], scratch['reached'])):
+    curve = [r['val_accuracy'] for r in
+             _trials(suite_experiment.held_out_dir(root, 'c', 'scratch', seed))]
+    hits = [k for k, v in enumerate(curve) if v >= 0.99 * best_known]
+    assert (reach, reached) == ((hits[0] + 1, True) if hits else (len(curve), False))
+
+
+def test_the_report_section_replaces_its_predecessor_and_keeps_the_papers(experiment,
+                                                                           tmp_path):
+  root, _, _ = experiment
+  (tmp_path / report.FILENAME).write_text('# MNMS reproduction\n\n## 1. Claims\nkept\n')
+  for _ in range(2):
+    suite_transfer.make(root, str(tmp_path))
+  text = (tmp_path / report.FILENAME).read_text()
+  assert text.startswith('# MNMS reproduction\n\n## 1. Claims\nkept\n')
+  assert text.count(report.SUITE_HEADING) == 1 and '| warm_configs |' in text
+  assert (tmp_path / suite_transfer.FILENAME).stat().st_size > 0
+  table = (tmp_path / (suite_transfer.TABLE + '.csv')).read_text().splitlines()
+  assert len(table) == 1 + len(suite_experiment.VARIANTS)
+
+
+def test_the_binary_refuses_a_bad_protocol_in_one_line_and_writes_nothing(tmp_path):
+  root = tmp_path / 'suite'
+  result = subprocess.run(
+      [sys.executable, '-m', 'mnms_tf.bin.reproduce', '--experiment=suite',
+       f'--root_dir={root}', f'--output_dir={tmp_path / "out"}',
+       "--gin_bindings=Protocol.held_out_tasks = ['rt_snippets']"],
+      cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith('reproduce: error: Protocol: ')
+  assert 'Traceback' not in result.stderr
+  assert not root.exists() and not (tmp_path / 'out').exists()
