@@ -32,6 +32,9 @@ class Evaluator(Protocol):
   def task_similarity(self, task_a, task_b):
     """How alike two tasks are (higher: more), for warm-started transfer."""
 
+  def task_representation(self, task):
+    """A vector describing the task, for the value network (value_network.py)."""
+
   def submit(self, key, job):
     """Queues job (task, config, seed) under `key`; it starts when a worker is free."""
 
@@ -89,6 +92,11 @@ class Children(job_stream.Streaming):
     modules = sorted(self.trainer.space.choices.get('embedding', ()))
     return task_features.similarity(
         *(task_features.task2vec(t, self.data_dir, modules) for t in (task_a, task_b)))
+
+  def task_representation(self, task):
+    """`task_features.representation` over the search space's modules (cached likewise)."""
+    modules = sorted(self.trainer.space.choices.get('embedding', ()))
+    return task_features.representation(task, self.data_dir, modules)
 
   def submit(self, key, job):
     self.pool.submit(key, job)

@@ -1,4 +1,5 @@
-"""The MNMS actor-critic objective as pure functions of tensors (no variables, no state).
+"""Objectives as pure functions of tensors (no variables, no state): the MNMS actor-critic
+and, at the end, the value network's (mnms_tf/value_network.py).
 
 For a replayed sample of task t with actions a_1..a_K and reward R:
 
@@ -48,3 +49,23 @@ def actor_loss(step_log_probabilities, advantages, importance_weights, entropy,
 def critic_loss(values, rewards):
   """Squared error of every prefix's value V [B, K] against the sample's reward R [B]."""
   return tf.reduce_mean(tf.square(values - rewards[:, None]))
+
+
+# The value network's objectives (value_network.py): predicted scores s [N] of trials with
+# validation accuracies y [N].
+
+
+def squared_error(scores, targets):
+  """mean (s - y)^2."""
+  return tf.reduce_mean(tf.square(scores - targets))
+
+
+def pairwise_ranking_loss(scores, targets, groups):
+  """The pairwise logistic ranking loss (arXiv 1911.11481, RankNet's): over the ordered
+  pairs (i, j) of one group (task) with y_i > y_j, mean log(1 + exp(-(s_i - s_j))); 0
+  without such a pair. Only orders within a task count, so scores are not accuracies."""
+  better = ((targets[:, None] > targets[None, :]) &
+            tf.equal(groups[:, None], groups[None, :]))
+  margins = tf.boolean_mask(scores[:, None] - scores[None, :], better)
+  return tf.math.divide_no_nan(tf.reduce_sum(tf.math.softplus(-margins)),
+                               tf.cast(tf.size(margins), scores.dtype))

@@ -44,6 +44,7 @@ from mnms_tf import controller as controller_lib
 from mnms_tf import run_dir as run_dir_lib
 from mnms_tf import search_space
 from mnms_tf import store as store_lib
+from mnms_tf import value_network as value_network_lib
 
 RunDirError = run_dir_lib.RunDirError
 
@@ -170,7 +171,7 @@ def _embedding_weights(info, new_tasks, old_tasks):
   return weights / weights.sum(axis=1, keepdims=True)
 
 
-INITIAL_CONFIGS = (None, 'nearest_best')
+INITIAL_CONFIGS = (None, 'nearest_best', 'suggested')
 
 
 def _nearest_best_configs(source_dir, similarities, count, space):
@@ -198,6 +199,15 @@ def _first_iterations(seed, tasks):
   return first
 
 
+def _suggested_configs(model_dir, evaluator, tasks, count, space):
+  """new task -> the `count` configs the value network rates best for it."""
+  network = value_network_lib.load(model_dir)
+  if network.space.describe() != space.describe():
+    raise RunDirError(f'The value network in {model_dir} was fitted on another search space')
+  return {task: [config for config, _ in network.suggest(
+      evaluator.task_representation(task), top_k=count)] for task in tasks}
+
+
 def _task_similarities(evaluator, tasks, known_tasks):
   """new task -> {pre-training task: similarity} (`evaluator.task_similarity`), recorded in
   run.json so that the warm start is plain to see and a resume needs no recomputing."""
@@ -209,7 +219,8 @@ def _task_similarities(evaluator, tasks, known_tasks):
 def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
            children_per_iteration=8, seed=0, reuse_evaluated=False, init_from=None,
            checkpoint_every=1, pipelined=True, task_embedding_init='random',
-           task_embedding_temperature=0.1, initial_configs=None, num_initial_configs=4):
+           task_embedding_temperature=0.1, initial_configs=None, num_initial_configs=4,
+           value_network=None):
   """Runs (or resumes) a search in `root_dir` until `budget` runs out; returns its summary.
 
   Args:
@@ -244,6 +255,11 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
       the source run stored for its most similar pre-training task (what Optuna's
       `enqueue_trial` and Ray Tune's `points_to_evaluate` offer by hand). The controller
       learns from them with their log-probabilities under its policy. They go to run.json.
+      'suggested': every task the controller does not know yet (all, from scratch) first
+      evaluates the `num_initial_configs` configs that `value_network` rates best for it
+      (arXiv 1902.05781; value_network.py).
+    value_network: with initial_configs='suggested', a fitted value network's directory
+      (`value_network.fit`, or `mnms_tf.bin.suggest --model_dir`).
   """
   tasks = _check_tasks(tasks)
   create_controller = create_controller or controller_lib.ControllerFactory()
@@ -260,6 +276,9 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
     raise RunDirError(f'search.num_initial_configs must be between 1 and '
                       f'children_per_iteration ({children_per_iteration}), got '
                       f'{num_initial_configs}')
+  if (initial_configs == 'suggested') != (value_network is not None):
+    raise RunDirError("search.initial_configs = 'suggested' and search.value_network go "
+                      "together: give both or neither")
   known_tasks = _known_tasks(init_from)  # checks the source before writing
   # A transferred controller's old tasks come first.
   controller_tasks = known_tasks + [t for t in tasks if t not in known_tasks]
@@ -275,6 +294,7 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
         pipelined=pipelined, task_embedding_init=task_embedding_init,
         task_embedding_temperature=task_embedding_temperature,
         initial_configs=initial_configs, num_initial_configs=num_initial_configs,
+        value_network=os.path.abspath(value_network) if value_network else None,
         search_space=space.describe(), controller=create_controller.describe(),
         evaluator=evaluator.describe(tasks, space))
     if stored is not None:
@@ -283,17 +303,24 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
       stored.setdefault('task_embedding_temperature', task_embedding_temperature)
       stored.setdefault('initial_configs', None)
       stored.setdefault('num_initial_configs', num_initial_configs)
+      stored.setdefault('value_network', None)
       run.check_resume(stored, wanted)
       info = stored
     else:
-      warm = task_embedding_init != 'random' or initial_configs is not None
+      warm = task_embedding_init != 'random' or initial_configs == 'nearest_best'
       if warm and not wanted['init_from']:
-        raise RunDirError('search.task_embedding_init and search.initial_configs warm-start '
-                          'a transfer: give init_from (a pre-trained MNMS run), or leave them '
-                          "at 'random' and None")
+        raise RunDirError("search.task_embedding_init and search.initial_configs = "
+                          "'nearest_best' warm-start a transfer: give init_from (a pre-trained "
+                          "MNMS run), or leave them at 'random' and None")
       similarities = _task_similarities(evaluator, tasks, known_tasks) if warm else None
-      configs = (_nearest_best_configs(init_from, similarities, num_initial_configs, space)
-                 if initial_configs else None)
+      if initial_configs == 'nearest_best':
+        configs = _nearest_best_configs(init_from, similarities, num_initial_configs, space)
+      elif initial_configs == 'suggested':
+        configs = _suggested_configs(value_network, evaluator,
+                                     [t for t in tasks if t not in known_tasks],
+                                     num_initial_configs, space)
+      else:
+        configs = None
       info = run.create(dict(wanted, controller_tasks=controller_tasks,
                              task_similarities=similarities, initial_config_list=configs))
     return _search_loop(run, info, budget, evaluator, create_controller, space,

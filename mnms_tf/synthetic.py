@@ -71,6 +71,11 @@ class SyntheticChildren(job_stream.InProcess):
             'accuracy': getattr(self.accuracy, '__name__', repr(self.accuracy)),
             'reward_exponent': self.reward_exponent}
 
+  def task_representation(self, task):
+    """The target itself, one-hot per parameter: what the value network's tests learn from."""
+    return np.concatenate([np.eye(size)[choice]
+                           for size, choice in zip(self.space.sizes, self.targets[task])])
+
   def task_similarity(self, task_a, task_b):
     """The share of choices two tasks' targets agree on."""
     return float(np.mean(np.equal(self.targets[task_a], self.targets[task_b])))

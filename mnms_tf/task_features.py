@@ -15,7 +15,7 @@ own predictions, as in Task2Vec), in closed form for this network: exact, no per
 gradients. Each module's block is scaled to unit norm, so that every module counts alike.
 
 `similarity`: cosine of two tasks' Task2Vec embeddings (gin: Task2Vec's own normalised
-cosine, or the meta-features).
+cosine). `representation`: the vector the value network reads.
 """
 import dataclasses
 import hashlib
@@ -163,6 +163,27 @@ def meta_features(task_name, data_dir, modules):
     features[f'oov_rate/{module_name}'] = stats['oov_rate'] or 0.0
     features[f'probe_accuracy/{module_name}'] = stats['probe_accuracy']
   return features
+
+
+@gin.configurable
+def representation(task_name, data_dir, modules, kinds=('meta',), task2vec_dims=16):
+  """One vector describing the task, for the value network (value_network.py): the
+  `meta_features` (sorted by name) and/or `task2vec` projected to `task2vec_dims` by a fixed
+  seeded Gaussian matrix (a Johnson-Lindenstrauss projection, the same for every task)."""
+  unknown = sorted(set(kinds) - {'meta', 'task2vec'})
+  if unknown or not kinds:
+    raise ValueError(f"representation.kinds must be a non-empty subset of ('meta', "
+                     f"'task2vec'), got {list(kinds)}")
+  parts = []
+  if 'meta' in kinds:
+    features = meta_features(task_name, data_dir, modules)
+    parts.append(np.array([features[k] for k in sorted(features)], np.float64))
+  if 'task2vec' in kinds:
+    embedding = task2vec(task_name, data_dir, modules)
+    projection = np.random.default_rng([task2vec_dims, len(embedding)]).normal(
+        0, 1 / np.sqrt(task2vec_dims), (len(embedding), task2vec_dims))
+    parts.append(embedding @ projection)
+  return np.concatenate(parts)
 
 
 def cosine(a, b):

@@ -1,0 +1,101 @@
+r"""Suggests configs for a task before any child is trained on it (arXiv 1902.05781).
+
+  python -m mnms_tf.bin.suggest --task=NAME --runs=DIR[,DIR...] [--top_k=5] [--train] \
+      [--model_dir=DIR] [--data_dir=DIR] [--gin_file=...] [--gin_bindings=...]
+
+Fits a value network (mnms_tf/value_network.py) on every successful trial of the run
+directories except the task's own, so the suggestion never uses a child of the task, and
+prints the `top_k` configs it rates best with their predicted validation accuracy. The
+network is kept in --model_dir (default: DATA_DIR/cache/value_networks/<key of the runs,
+their trial counts, the task and the settings>) and reused, or resumed if interrupted.
+--train trains each suggestion (seed = the suggestion's rank) with the first run's child
+trainer and prints its real validation and test accuracy beside the prediction. The first
+run's config.gin is parsed first (its tasks and modules), then --gin_file and --gin_bindings
+(e.g. `NetworkSettings.loss = 'pairwise'`, `AscentSettings.restarts = 32`).
+"""
+import dataclasses
+import hashlib
+import json
+import os
+
+from absl import app
+from absl import flags
+import gin
+
+from mnms_tf import child
+from mnms_tf import configs
+from mnms_tf import errors
+from mnms_tf import paths
+from mnms_tf import run_dir as run_dir_lib
+from mnms_tf import store as store_lib
+from mnms_tf import task_features
+from mnms_tf import value_network
+from mnms_tf.tasks import registry as task_registry
+
+_TASK = flags.DEFINE_string('task', None, 'The task to suggest configs for.', required=True)
+_RUNS = flags.DEFINE_list('runs', None, 'Search run directories to learn from.', required=True)
+_TOP_K = flags.DEFINE_integer('top_k', 5, 'How many configs.', lower_bound=1)
+_TRAIN = flags.DEFINE_bool('train', False, 'Train each suggestion and print its accuracy.')
+_MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Where the value network is kept.')
+_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: $MNMS_DATA_DIR '
+                                'or ~/.cache/mnms_tf).')
+configs.define_gin_flags()
+
+
+def _default_model_dir(data_dir, runs, task, settings, representations):
+  """A cache directory named by everything the fit depends on."""
+  counts = []
+  for run in runs:
+    with store_lib.TrialStore(run, read_only=True) as store:
+      counts.append(store.count())
+  key = json.dumps([runs, counts, task, dataclasses.asdict(settings),
+                    {t: list(map(float, r)) for t, r in representations.items()}],
+                   sort_keys=True)
+  return paths.cache_dir(data_dir, 'value_networks',
+                         hashlib.sha256(key.encode()).hexdigest()[:16])
+
+
+def suggest(task, runs, top_k, train, model_dir, data_dir):
+  """[(config, predicted accuracy, ChildResult or None)]."""
+  infos = [run_dir_lib.read_info(r) for r in runs]
+  space = run_dir_lib.restore_search_space(infos[0])
+  if any(run_dir_lib.restore_search_space(i).describe() != space.describe() for i in infos):
+    raise value_network.ValueNetworkError('The runs searched different spaces; give runs of '
+                                          'one search space')
+  task_registry.check_task(task, data_dir)
+  trainer = child.ChildTrainer(data_dir=data_dir, space=space, **infos[0]['evaluator']['trainer'])
+  modules = sorted(space.choices.get('embedding', ()))
+  learned = value_network.load_trials(runs, space, exclude_tasks=[task])
+  representations = {t: task_features.representation(t, data_dir, modules)
+                     for t in sorted(set(learned.tasks)) + [task]}
+  settings = value_network.NetworkSettings()
+  network = value_network.fit(
+      model_dir or _default_model_dir(data_dir, runs, task, settings, representations), runs,
+      representations, space, exclude_tasks=[task], settings=settings)
+  suggestions = network.suggest(representations[task], top_k=top_k)
+  return [(config, predicted, trainer.train(task, config, seed) if train else None)
+          for seed, (config, predicted) in enumerate(suggestions)]
+
+
+def main(argv):
+  del argv
+  data_dir = os.path.abspath(_DATA_DIR.value or paths.default_data_dir())
+  try:
+    runs = [os.path.abspath(r) for r in _RUNS.value]
+    run_dir_lib.read_info(runs[0])
+    gin.parse_config_file(os.path.join(runs[0], run_dir_lib.CONFIG_GIN))
+    configs.parse_gin_flags()
+    rows = suggest(_TASK.value, runs, _TOP_K.value, _TRAIN.value, _MODEL_DIR.value, data_dir)
+  except errors.UserError as e:
+    errors.exit_with('suggest', e)
+  print(f'Suggested for {_TASK.value} by a value network fitted on {len(runs)} run(s):')
+  for rank, (config, predicted, result) in enumerate(rows, start=1):
+    real = ''
+    if result is not None:
+      real = (f' | trained: val {result.val_accuracy:.4f}, test {result.test_accuracy:.4f}'
+              if result.status == store_lib.OK else f' | training failed: {result.message}')
+    print(f'{rank}. predicted {predicted:.4f}{real} | {json.dumps(config)}')
+
+
+if __name__ == '__main__':
+  app.run(main)

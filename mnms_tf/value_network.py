@@ -1,0 +1,294 @@
+"""What to train on a new task before training anything on it (arXiv 1902.05781).
+
+A value network predicts a child's validation accuracy from the task's representation and
+the config, learned from the trials of past searches; gradient ascent on a relaxed config
+then finds the configs it rates best for a task it has never seen.
+
+Input: the task's representation (`Evaluator.task_representation`: meta-features, and
+optionally a projection of Task2Vec; standardised over the training tasks) concatenated
+with the config as one distribution per search-space parameter (one-hot for a stored
+trial; the softmax of free logits during the ascent). Output: the predicted validation
+accuracy, fitted by squared error; with `NetworkSettings.loss = 'pairwise'` by the pairwise
+ranking loss of arXiv 1911.11481 instead, and then a score that orders one task's configs,
+not an accuracy.
+
+Inference (`suggest`): Adam ascent on the logits from `restarts` seeded random starts
+(optionally plus an entropy bonus), each projected to a config by argmax per parameter;
+these and their one-parameter neighbours are ranked by the network, and the top k distinct
+(by config hash) are returned with their predictions.
+
+A fitted network is a directory: value_network.json (settings, the run directories and
+tasks it learned from, its trial count, the task representations and their
+standardisation, the search space) and checkpoints/ (`run_dir.Checkpointer`: weights,
+optimizer, epoch). `fit` resumes an interrupted fit and ends with the weights of an
+uninterrupted one (each epoch shuffles by (seed, epoch)).
+"""
+import dataclasses
+import json
+import os
+from typing import Sequence
+
+from absl import logging
+import gin
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mnms_tf import errors
+from mnms_tf import losses
+from mnms_tf import run_dir as run_dir_lib
+from mnms_tf import search_space
+from mnms_tf import store as store_lib
+
+INFO, CHECKPOINTS = 'value_network.json', 'checkpoints'
+LOSSES = ('mse', 'pairwise')
+
+
+class ValueNetworkError(errors.UserError, ValueError):
+  pass
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class NetworkSettings:
+  """The network and its fit (the paper's sizes are not given; ours are small: a few
+  thousand trials of a dozen tasks)."""
+  hidden_units: Sequence[int] = (64, 64)
+  bilinear_rank: int = 16
+  loss: str = 'mse'
+  epochs: int = 500
+  batch_size: int = 128
+  learning_rate: float = 0.01
+  seed: int = 0
+  checkpoint_every: int = 50  # epochs
+
+  def __post_init__(self):
+    object.__setattr__(self, 'hidden_units', tuple(self.hidden_units))
+    if self.loss not in LOSSES:
+      raise ValueNetworkError(f'NetworkSettings.loss must be one of {LOSSES}, got '
+                              f'{self.loss!r}')
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class AscentSettings:
+  """Gradient ascent on the config logits."""
+  steps: int = 100
+  learning_rate: float = 0.3
+  restarts: int = 16
+  entropy_weight: float = 0.0
+  seed: int = 0
+
+
+@dataclasses.dataclass
+class Trials:
+  """The `ok` trials of run directories, as the network sees them."""
+  tasks: list          # [N] task names
+  actions: np.ndarray  # [N, parameters] choice indices
+  accuracies: np.ndarray  # [N] validation accuracies
+
+
+def load_trials(run_dirs, space, exclude_tasks=()):
+  tasks, actions, accuracies, outside = [], [], [], 0
+  for run in run_dirs:
+    with store_lib.TrialStore(run, read_only=True) as store:
+      for row in store.trials(status=store_lib.OK):
+        if row['task'] in exclude_tasks:
+          continue
+        try:
+          actions.append(space.to_actions(row['config']))
+        except search_space.InvalidConfigError:
+          outside += 1
+          continue
+        tasks.append(row['task'])
+        accuracies.append(row['val_accuracy'])
+  if outside:
+    logging.warning('%d trials are outside the search space and were left out', outside)
+  if not tasks:
+    raise ValueNetworkError(f'No successful trials to learn from in {list(run_dirs)}'
+                            + (f' besides {list(exclude_tasks)}' if exclude_tasks else ''))
+  return Trials(tasks, np.array(actions, np.int64), np.array(accuracies, np.float32))
+
+
+def one_hot(actions, sizes):
+  """[N, sum(sizes)]: each parameter's choice as a one-hot block."""
+  actions = np.asarray(actions)
+  return np.concatenate([np.eye(size, dtype=np.float32)[actions[:, k]]
+                         for k, size in enumerate(sizes)], axis=1)
+
+
+class Scorer(keras.Model):
+  """MLP(config) + w . task + <task U, config V>. The MLP learns what makes a config good
+  on any task, the linear term how easy a task is, and the low-rank bilinear term which
+  choices suit which task features. With a dozen training tasks, an MLP over the task and
+  the config together memorises each task and says nothing about a new one."""
+
+  def __init__(self, task_size, settings):
+    super().__init__(name='value_network')
+    seeds = iter(range(settings.seed * 1000, settings.seed * 1000 + 1000))
+
+    def dense(units, **kwargs):
+      return keras.layers.Dense(units, kernel_initializer=keras.initializers.GlorotUniform(
+          seed=next(seeds)), **kwargs)
+
+    self.task_size = task_size
+    self.hidden = [dense(units, activation='relu') for units in settings.hidden_units]
+    self.config_quality, self.task_offset = dense(1), dense(1, use_bias=False)
+    self.task_factors, self.config_factors = (dense(settings.bilinear_rank, use_bias=False)
+                                              for _ in range(2))
+
+  def call(self, inputs):
+    task, config = inputs[:, :self.task_size], inputs[:, self.task_size:]
+    x = config
+    for layer in self.hidden:
+      x = layer(x)
+    interaction = tf.reduce_sum(self.task_factors(task) * self.config_factors(config), axis=1)
+    return self.config_quality(x)[:, 0] + self.task_offset(task)[:, 0] + interaction
+
+
+class ValueNetwork:
+  """A fitted (or fitting) network and what it learned from; see the module doc."""
+
+  def __init__(self, model_dir, info):
+    self.model_dir, self.info = model_dir, info
+    self.settings = NetworkSettings(**info['settings'])
+    self.space = search_space.SearchSpace(**info['search_space'])
+    self.low = np.array(info['feature_low'], np.float32)
+    self.span = np.array(info['feature_span'], np.float32)
+    self.model = Scorer(len(self.low), self.settings)
+    self.model(tf.zeros([1, len(self.low) + sum(self.space.sizes)]))  # builds the weights
+    self.optimizer = keras.optimizers.Adam(self.settings.learning_rate)
+    self.optimizer.build(self.model.trainable_variables)
+    self.epoch = tf.Variable(0, dtype=tf.int64)
+    self.checkpointer = run_dir_lib.Checkpointer(
+        os.path.join(model_dir, CHECKPOINTS), tf.train.Checkpoint(
+            model=self.model, optimizer=self.optimizer, epoch=self.epoch), max_to_keep=2)
+    self.checkpointer.restore('the value network')
+
+  def task_features(self, representation):
+    """Scaled to [0, 1] over the training tasks; a new task's clipped to that range, so
+    that the network is never asked to extrapolate."""
+    return np.clip((np.asarray(representation, np.float32) - self.low) / self.span, 0, 1)
+
+  def predict(self, representation, distributions):
+    """Predicted accuracies [N] of configs given as [N, sum(sizes)] distributions."""
+    distributions = tf.convert_to_tensor(distributions, tf.float32)
+    features = tf.tile(self.task_features(representation)[None],
+                       [tf.shape(distributions)[0], 1])
+    return self.model(tf.concat([features, distributions], axis=1))
+
+  def fit(self, trials):
+    """Trains to `settings.epochs`, from the last checkpoint if there is one."""
+    features = np.stack([self.task_features(self.info['task_representations'][t])
+                         for t in trials.tasks])
+    inputs = np.concatenate([features, one_hot(trials.actions, self.space.sizes)], axis=1)
+    groups = np.unique(trials.tasks, return_inverse=True)[1]
+
+    @tf.function(autograph=False)
+    def step(x, y, g):
+      with tf.GradientTape() as tape:
+        scores = self.model(x, training=True)
+        loss = (losses.squared_error(scores, y) if self.settings.loss == 'mse' else
+                losses.pairwise_ranking_loss(scores, y, g))
+      variables = self.model.trainable_variables
+      self.optimizer.apply(tape.gradient(loss, variables), variables)
+      return loss
+
+    size = self.settings.batch_size
+    while int(self.epoch) < self.settings.epochs:
+      order = np.random.default_rng([self.settings.seed, int(self.epoch)]).permutation(
+          len(inputs))
+      epoch_losses = [float(step(inputs[b], trials.accuracies[b], groups[b]))
+                      for b in (order[k:k + size] for k in range(0, len(order), size))]
+      self.epoch.assign_add(1)
+      done = int(self.epoch)
+      if done % self.settings.checkpoint_every == 0 or done == self.settings.epochs:
+        self.checkpointer.save(done)
+        logging.info('value network: epoch %d/%d, loss %.5f', done, self.settings.epochs,
+                     np.mean(epoch_losses))
+    return self
+
+  def suggest(self, representation, top_k=5, ascent=None):
+    """[(config, predicted accuracy)] of the top_k distinct configs the network rates
+    best for a task with this representation."""
+    ascent = ascent or AscentSettings()
+    sizes = self.space.sizes
+    rng = np.random.default_rng(ascent.seed)
+    logits = tf.Variable(rng.normal(0, 1, (ascent.restarts, sum(sizes))).astype(np.float32))
+    optimizer = keras.optimizers.Adam(ascent.learning_rate)
+
+    def distributions():
+      blocks = tf.split(logits, sizes, axis=1)
+      return [tf.nn.softmax(b) for b in blocks]
+
+    for _ in range(ascent.steps):
+      with tf.GradientTape() as tape:
+        probabilities = distributions()
+        entropy = tf.add_n([-tf.reduce_sum(p * tf.math.log(p + 1e-12), axis=1)
+                            for p in probabilities])
+        objective = self.predict(representation, tf.concat(probabilities, axis=1))
+        loss = -tf.reduce_sum(objective + ascent.entropy_weight * entropy)
+      optimizer.apply([tape.gradient(loss, logits)], [logits])
+    starts = np.stack([np.argmax(p.numpy(), axis=1) for p in distributions()], axis=1)
+    candidates = {}
+    for actions in starts:
+      for neighbour in _neighbours(actions, sizes):
+        config = self.space.to_config(neighbour)
+        candidates.setdefault(self.space.config_hash(config), neighbour)
+    actions = np.array(list(candidates.values()))
+    predictions = self.predict(representation, one_hot(actions, sizes)).numpy()
+    order = np.argsort(-predictions, kind='stable')[:top_k]
+    return [(self.space.to_config(actions[k]), float(predictions[k])) for k in order]
+
+
+def _neighbours(actions, sizes):
+  """`actions` and every config that differs from it in one parameter."""
+  yield list(actions)
+  for k, size in enumerate(sizes):
+    for choice in range(size):
+      if choice != actions[k]:
+        yield [choice if j == k else a for j, a in enumerate(actions)]
+
+
+def fit(model_dir, run_dirs, representations, space, exclude_tasks=(), settings=None):
+  """Fits (or resumes, or loads when finished) a network on the `ok` trials of `run_dirs`
+  but those of `exclude_tasks`; `representations` maps every task to its representation.
+  A directory holding a network of other settings or data is refused, never overwritten."""
+  settings = settings or NetworkSettings()
+  run_dirs = [os.path.abspath(r) for r in run_dirs]
+  trials = load_trials(run_dirs, space, exclude_tasks)
+  tasks = sorted(set(trials.tasks))
+  features = np.stack([np.asarray(representations[t], np.float32) for t in tasks])
+  low, span = features.min(axis=0), np.ptp(features, axis=0)
+  info = {'settings': dataclasses.asdict(settings), 'run_dirs': run_dirs, 'tasks': tasks,
+          'excluded_tasks': sorted(exclude_tasks), 'num_trials': len(trials.tasks),
+          'task_representations': {t: np.asarray(representations[t]).tolist() for t in tasks},
+          'feature_low': low.tolist(), 'feature_span': np.where(span > 1e-6, span, 1.0).tolist(),
+          'search_space': space.describe()}
+  info = json.loads(json.dumps(info))  # as it reads back
+  path = os.path.join(model_dir, INFO)
+  if os.path.exists(path):
+    with open(path) as f:
+      stored = json.load(f)
+    if stored != info:
+      differences = sorted(k for k in set(stored) | set(info) if stored.get(k) != info.get(k))
+      raise ValueNetworkError(f'{model_dir} holds a value network of other {differences}; '
+                              f'give another directory')
+  else:
+    os.makedirs(model_dir, exist_ok=True)
+    with open(path + '.tmp', 'w') as f:
+      json.dump(info, f, indent=1)
+    os.replace(path + '.tmp', path)
+  return ValueNetwork(model_dir, info).fit(trials)
+
+
+def load(model_dir):
+  path = os.path.join(model_dir, INFO)
+  if not os.path.exists(path):
+    raise ValueNetworkError(f'{model_dir} holds no value network (no {INFO})')
+  with open(path) as f:
+    network = ValueNetwork(model_dir, json.load(f))
+  if int(network.epoch) < network.settings.epochs:
+    raise ValueNetworkError(f'The value network in {model_dir} is fitted to epoch '
+                            f'{int(network.epoch)} of {network.settings.epochs}; fit it first')
+  return network
