@@ -1,10 +1,12 @@
 """The sequel's transfer protocol on the task suite (Wong et al. 2018, arXiv 1803.02780).
 
 One MNMS controller is pre-trained on `Protocol.pretraining_tasks`; then, for every
-held-out task and seed, one single-task search per variant (`VARIANTS`): from scratch,
-transferred with the paper's random task embedding, and warm-started from the most similar
-pre-training task (arXiv 2205.06355). Every variant of a (task, seed) gets the same budget
-and the same child seeds. Directories: ROOT/pretrain, ROOT/TASK/VARIANT/seed_N.
+held-out task and seed, one single-task search per variant (`VARIANTS`): random search,
+MNMS from scratch, transferred with the paper's random task embedding, warm-started from
+the most similar pre-training task (arXiv 2205.06355), and warm-started and first
+evaluating the configs that a value network fitted on the pre-training trials suggests
+(arXiv 1902.05781). Every variant of a (task, seed) gets the same budget and the same child
+seeds. Directories: ROOT/pretrain, ROOT/value_network, ROOT/TASK/VARIANT/seed_N.
 
 Measures (`measures`): a task's best-known accuracy is the best validation accuracy of any
 child trained for it in any of these searches; a search needs the number of children it
@@ -23,19 +25,27 @@ import numpy as np
 from scipy import stats
 
 from mnms_tf import analysis
+from mnms_tf import controller as controller_lib
+from mnms_tf import run_dir as run_dir_lib
 from mnms_tf import runner
+from mnms_tf import value_network
 
-PRETRAIN, PROTOCOL = 'pretrain', 'protocol.json'
+PRETRAIN, PROTOCOL, VALUE_NETWORK = 'pretrain', 'protocol.json', 'value_network'
 
-# variant -> how its held-out search starts (plain data; search() arguments besides
-# `transfer`, which starts it from the pre-trained controller).
+# variant -> how its held-out search starts (plain data: search() arguments, besides
+# `transfer`, which starts it from the pre-trained controller, and `controller`, the kind
+# of controller; 'suggested' configs come from a value network fitted on the pre-training
+# trials, ROOT/value_network).
 VARIANTS = {
     'scratch': {'transfer': False},
+    'random': {'transfer': False, 'controller': 'random'},
     'transfer': {'transfer': True, 'task_embedding_init': 'random'},
     'nearest': {'transfer': True, 'task_embedding_init': 'nearest'},
     'similarity_weighted': {'transfer': True, 'task_embedding_init': 'similarity_weighted'},
     'warm_configs': {'transfer': True, 'task_embedding_init': 'similarity_weighted',
                      'initial_configs': 'nearest_best'},
+    'suggested': {'transfer': True, 'task_embedding_init': 'similarity_weighted',
+                  'initial_configs': 'suggested'},
 }
 
 
@@ -90,16 +100,36 @@ def run_searches(root_dir, protocol, evaluator):
                len(protocol.pretraining_tasks), protocol.pretraining_iterations)
   runner.search(pretrain_dir, runner.Budget(protocol.pretraining_iterations), evaluator,
                 tasks=list(protocol.pretraining_tasks), seed=0)
+  if 'suggested' in protocol.variants:
+    fit_value_network(root_dir, protocol, evaluator)
   for seed in range(protocol.seeds):
     for task in protocol.held_out_tasks:
       for variant in protocol.variants:
-        arguments = dict(VARIANTS[variant])
-        transfer = arguments.pop('transfer')
         logging.info('=== %s, %s, seed %d: %d iterations ===', task, variant, seed,
                      protocol.held_out_iterations)
         runner.search(held_out_dir(root_dir, task, variant, seed),
                       runner.Budget(protocol.held_out_iterations), evaluator, tasks=[task],
-                      seed=seed, init_from=pretrain_dir if transfer else None, **arguments)
+                      seed=seed, **_search_arguments(root_dir, variant))
+
+
+def _search_arguments(root_dir, variant):
+  arguments = dict(VARIANTS[variant])
+  if arguments.pop('transfer'):
+    arguments['init_from'] = os.path.join(root_dir, PRETRAIN)
+  arguments['create_controller'] = controller_lib.ControllerFactory(
+      kind=arguments.pop('controller', 'mnms'))
+  if arguments.get('initial_configs') == 'suggested':
+    arguments['value_network'] = os.path.join(root_dir, VALUE_NETWORK)
+  return arguments
+
+
+def fit_value_network(root_dir, protocol, evaluator):
+  """ROOT/value_network: fitted on the pre-training trials (no held-out task's child)."""
+  pretrain_dir = os.path.join(root_dir, PRETRAIN)
+  space = run_dir_lib.restore_search_space(run_dir_lib.read_info(pretrain_dir))
+  tasks = list(protocol.pretraining_tasks) + list(protocol.held_out_tasks)
+  return value_network.fit(os.path.join(root_dir, VALUE_NETWORK), [pretrain_dir],
+                           {t: evaluator.task_representation(t) for t in tasks}, space)
 
 
 def children_to_reach(curve, target):

@@ -21,8 +21,9 @@ from paper_figures import report
 from paper_figures import suite_similarity
 
 FILENAME, TABLE = 'suite_transfer.png', 'suite_table'
-COLORS = {'scratch': 'tab:gray', 'transfer': 'tab:orange', 'nearest': 'tab:blue',
-          'similarity_weighted': 'tab:green', 'warm_configs': 'tab:red'}
+COLORS = {'random': 'tab:brown', 'scratch': 'tab:gray', 'transfer': 'tab:orange',
+          'nearest': 'tab:blue', 'similarity_weighted': 'tab:green', 'warm_configs': 'tab:red',
+          'suggested': 'tab:purple'}
 
 
 def _runs(root_dir, protocol, task, variant):

@@ -12,6 +12,7 @@ from mnms_tf import search_space
 from mnms_tf import store as store_lib
 from mnms_tf import suite_experiment
 from mnms_tf import synthetic
+from mnms_tf import value_network
 from paper_figures import report
 from paper_figures import suite_transfer
 
@@ -89,17 +90,23 @@ def test_every_variant_of_a_seed_gets_the_same_budget_and_child_seeds(experiment
       assert len(rows) == 2 * 8 and {r['task'] for r in rows} == {'c'}
       seeds[variant] = [r['seed'] for r in rows]
       info = run_dir_lib.read_info(run)
-      assert (info['init_from'] is None) == (variant == 'scratch')
+      assert (info['init_from'] is None) == (variant in ('scratch', 'random'))
+      assert (info['controller']['kind'] == 'random') == (variant == 'random')
     assert len({tuple(s) for s in seeds.values()}) == 1
 
 
-def test_warm_variants_start_from_the_nearest_task(experiment):
+def test_warm_variants_start_from_the_nearest_task_or_the_suggestions(experiment):
   root, _, _ = experiment
   nearest = run_dir_lib.read_info(suite_experiment.held_out_dir(root, 'c', 'nearest', 0))
   assert nearest['task_similarities'] == {'c': {'a': pytest.approx(5 / 7), 'b': 0.0}}
-  warm = suite_experiment.held_out_dir(root, 'c', 'warm_configs', 0)
-  given = run_dir_lib.read_info(warm)['initial_config_list']['c']
-  assert [r['config'] for r in _trials(warm)[:len(given)]] == given
+  for variant in ('warm_configs', 'suggested'):
+    warm = suite_experiment.held_out_dir(root, 'c', variant, 0)
+    given = run_dir_lib.read_info(warm)['initial_config_list']['c']
+    assert [r['config'] for r in _trials(warm)[:len(given)]] == given
+  network = value_network.load(os.path.join(root, suite_experiment.VALUE_NETWORK))
+  # fitted on the pre-training trials only
+  assert network.info['run_dirs'] == [os.path.join(root, suite_experiment.PRETRAIN)]
+  assert network.info['num_trials'] == 4 * 8 and 'c' not in network.info['tasks']
 
 
 def test_a_finished_experiment_resumes_without_training_again(experiment):
