@@ -28,6 +28,7 @@ from mnms_tf import analysis
 from mnms_tf import controller as controller_lib
 from mnms_tf import run_dir as run_dir_lib
 from mnms_tf import runner
+from mnms_tf import store as store_lib
 from mnms_tf import value_network
 
 PRETRAIN, PROTOCOL, VALUE_NETWORK = 'pretrain', 'protocol.json', 'value_network'
@@ -193,3 +194,51 @@ def similarity_agreement(similarity, correlation):
   pairs = (np.triu(np.ones_like(similarity, dtype=bool), k=1) & np.isfinite(similarity) &
            np.isfinite(correlation))
   return float(stats.spearmanr(similarity[pairs], correlation[pairs]).statistic)
+
+
+def inference_measures(root_dir, protocol, representations):
+  """task -> what the value network (ROOT/value_network) knew of a held-out task before
+  any child of it: Spearman of its predictions against the real accuracies of every child
+  stored for the task, the suggested top-1 config's real accuracy (the first child of each
+  'suggested' search: one training per seed), the median random config's accuracy (the
+  'random' searches), the best of a transfer search's first 8 children, and the best known.
+  `representations`: task -> the representation the searches used."""
+  network = value_network.load(os.path.join(root_dir, VALUE_NETWORK))
+  space = network.space
+  results = {}
+  for task in protocol.held_out_tasks:
+    runs = {v: [held_out_dir(root_dir, task, v, s) for s in range(protocol.seeds)
+                if os.path.isdir(held_out_dir(root_dir, task, v, s))]
+            for v in protocol.variants}
+    rows = [r for rs in runs.values() for run in rs for r in _ok_trials(run)]
+    if not rows:
+      continue
+    predicted = network.predict(representations[task], value_network.one_hot(
+        [space.to_actions(r['config']) for r in rows], space.sizes)).numpy()
+    real = [r['val_accuracy'] for r in rows]
+    measured = {'spearman': float(stats.spearmanr(predicted, real).statistic),
+                'predicted': predicted, 'real': np.array(real),
+                'best_known': float(max(analysis.accuracy_curve(run, task).max()
+                                        for rs in runs.values() for run in rs)),
+                'trials': len(rows)}
+    if runs.get('suggested'):
+      top = run_dir_lib.read_info(runs['suggested'][0])['initial_config_list'][task][0]
+      measured['suggested'] = top
+      measured['suggested_predicted'] = float(network.predict(
+          representations[task], value_network.one_hot([space.to_actions(top)],
+                                                       space.sizes))[0])
+      measured['suggested_accuracy'] = [float(analysis.accuracy_curve(run, task)[0])
+                                        for run in runs['suggested']]
+    random = [analysis.accuracy_curve(run, task) for run in runs.get('random', ())]
+    if random:
+      measured['median_random'] = float(np.median(np.concatenate(random)))
+    transfer = [analysis.accuracy_curve(run, task)[:8].max() for run in runs.get('transfer', ())]
+    if transfer:
+      measured['transfer_first_8'] = float(np.mean(transfer))
+    results[task] = measured
+  return results
+
+
+def _ok_trials(run):
+  with store_lib.TrialStore(run, read_only=True) as store:
+    return store.trials(status=store_lib.OK)

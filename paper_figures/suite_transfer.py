@@ -6,7 +6,9 @@ Per held-out task, the best validation accuracy found so far against children tr
 per variant (mean over seeds, band = min-max), with the line at `reach_fraction` of the
 task's best-known accuracy. The table gives, per task and variant, the children needed to
 reach that line and the mean accuracy of the first children; the section, the speed-ups
-over scratch and their geometric mean.
+over scratch and their geometric mean. With a value network in the experiment, also
+suite_inference.png and the section's inference table: what the network predicted for each
+held-out task's children, and how its suggestions fared.
 """
 import csv
 import os
@@ -14,13 +16,16 @@ import os
 import numpy as np
 
 from mnms_tf import analysis
+from mnms_tf import evaluators
+from mnms_tf import paths
 from mnms_tf import run_dir as run_dir_lib
 from mnms_tf import suite_experiment
+from mnms_tf import value_network
 from paper_figures import common
 from paper_figures import report
 from paper_figures import suite_similarity
 
-FILENAME, TABLE = 'suite_transfer.png', 'suite_table'
+FILENAME, TABLE, INFERENCE = 'suite_transfer.png', 'suite_table', 'suite_inference.png'
 COLORS = {'random': 'tab:brown', 'scratch': 'tab:gray', 'transfer': 'tab:orange',
           'nearest': 'tab:blue', 'similarity_weighted': 'tab:green', 'warm_configs': 'tab:red',
           'suggested': 'tab:purple'}
@@ -136,7 +141,64 @@ def section(root_dir, protocol, results, table_lines, agreement):
   return out
 
 
-def make(root_dir, output_dir):
+def inference_figure(measured, output_dir):
+  """Predicted against real validation accuracy of every stored child of each held-out
+  task; the suggested top-1's real accuracies, the median random config and the best known."""
+  tasks = list(measured)
+  columns = min(3, len(tasks))
+  rows = -(-len(tasks) // columns)
+  fig, axes = common.plt.subplots(rows, columns, figsize=(4.6 * columns, 4 * rows),
+                                  squeeze=False)
+  for axis, task in zip(axes.flat, tasks):
+    m = measured[task]
+    axis.scatter(m['predicted'], m['real'], s=4, alpha=0.3, color='tab:gray')
+    for real in m.get('suggested_accuracy', ()):
+      axis.scatter([m['suggested_predicted']], [real], marker='*', s=120, color='tab:purple')
+    if 'median_random' in m:
+      axis.axhline(m['median_random'], color='tab:brown', linestyle='--', linewidth=1)
+    axis.axhline(m['best_known'], color='k', linestyle=':', linewidth=1)
+    axis.set(title=f'{task}: Spearman {m["spearman"]:+.2f}', xlabel='predicted',
+             ylabel='real validation accuracy')
+  for axis in list(axes.flat)[len(tasks):]:
+    axis.axis('off')
+  fig.suptitle('Value network fitted on the pre-training trials, on the held-out tasks\' '
+               'children; star: suggested top-1 (one per seed), dashed: median random '
+               'config, dotted: best known')
+  fig.tight_layout()
+  return common.save(fig, output_dir, INFERENCE)
+
+
+def inference_lines(root_dir, protocol, representation, output_dir):
+  """The value network's section: what it knew of each held-out task before any child."""
+  if not os.path.exists(os.path.join(root_dir, suite_experiment.VALUE_NETWORK,
+                                     value_network.INFO)):
+    return []
+  representations = {t: representation(t) for t in protocol.held_out_tasks}
+  measured = suite_experiment.inference_measures(root_dir, protocol, representations)
+  inference_figure(measured, output_dir)
+  out = ['', '### Architecture inference before any child (arXiv 1902.05781)',
+         'A value network fitted on the pre-training trials only '
+         '(`mnms_tf/value_network.py`) suggests configs for each held-out task; the '
+         "'suggested' searches evaluate its top 4 first. Spearman: its predictions against "
+         'the real validation accuracy of every child stored for the task.', '',
+         f'![suite_inference]({INFERENCE})', '',
+         '| task | Spearman (children) | suggested top-1: predicted / real per seed | median '
+         'random config | best of a transfer\'s first 8 | best known | top-1 config |',
+         '|---|---|---|---|---|---|---|']
+  for task, m in measured.items():
+    real = ', '.join(f'{a:.3f}' for a in m.get('suggested_accuracy', ()))
+    config = ', '.join(f'{k}={v}' for k, v in (m.get('suggested') or {}).items())
+    out.append(f'| {task} | {m["spearman"]:+.2f} ({m["trials"]}) | '
+               f'{m.get("suggested_predicted", float("nan")):.3f} / {real} | '
+               f'{m.get("median_random", float("nan")):.3f} | '
+               f'{m.get("transfer_first_8", float("nan")):.3f} | {m["best_known"]:.3f} | '
+               f'{config} |')
+  return out
+
+
+def make(root_dir, output_dir, data_dir=None, representation=None):
+  """`representation`: task -> its vector, as the searches' evaluator gave it (default:
+  real children's, `evaluators.Children.task_representation`)."""
   protocol = suite_experiment.Protocol.load(root_dir)
   results = suite_experiment.measures(root_dir, protocol)
   if not results:
@@ -145,7 +207,10 @@ def make(root_dir, output_dir):
   path = figure(root_dir, protocol, results, output_dir)
   lines = table(root_dir, protocol, results, output_dir)
   agreement = suite_similarity.agreement(output_dir)
-  report.write_suite_section(output_dir, section(root_dir, protocol, results, lines, agreement))
+  report.write_suite_section(
+      output_dir, section(root_dir, protocol, results, lines, agreement) +
+      inference_lines(root_dir, protocol, representation or evaluators.Children(
+          data_dir or paths.default_data_dir()).task_representation, output_dir))
   return path
 
 

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from mnms_tf import run_dir as run_dir_lib
 from mnms_tf import search_space
@@ -139,14 +140,16 @@ def test_measures_use_the_best_known_accuracy_over_every_search(experiment):
 
 def test_the_report_section_replaces_its_predecessor_and_keeps_the_papers(experiment,
                                                                            tmp_path):
-  root, _, _ = experiment
+  root, _, evaluator = experiment
   (tmp_path / report.FILENAME).write_text('# MNMS reproduction\n\n## 1. Claims\nkept\n')
   for _ in range(2):
-    suite_transfer.make(root, str(tmp_path))
+    suite_transfer.make(root, str(tmp_path), representation=evaluator.task_representation)
   text = (tmp_path / report.FILENAME).read_text()
   assert text.startswith('# MNMS reproduction\n\n## 1. Claims\nkept\n')
   assert text.count(report.SUITE_HEADING) == 1 and '| warm_configs |' in text
+  assert '| c | ' in text.split('Architecture inference')[1]
   assert (tmp_path / suite_transfer.FILENAME).stat().st_size > 0
+  assert (tmp_path / suite_transfer.INFERENCE).stat().st_size > 0
   table = (tmp_path / (suite_transfer.TABLE + '.csv')).read_text().splitlines()
   assert len(table) == 1 + len(suite_experiment.VARIANTS)
 
@@ -162,3 +165,27 @@ def test_the_binary_refuses_a_bad_protocol_in_one_line_and_writes_nothing(tmp_pa
   assert result.stderr.strip().splitlines()[-1].startswith('reproduce: error: Protocol: ')
   assert 'Traceback' not in result.stderr
   assert not root.exists() and not (tmp_path / 'out').exists()
+
+
+def test_inference_measures_read_the_value_network_and_the_variants(experiment):
+  root, protocol, evaluator = experiment
+  measured = suite_experiment.inference_measures(
+      root, protocol, {'c': evaluator.task_representation('c')})['c']
+  suggested = suite_experiment.held_out_dir(root, 'c', 'suggested', 0)
+  first = _trials(suggested)[0]
+  assert measured['suggested'] == first['config']
+  assert measured['suggested_accuracy'] == [first['val_accuracy']]
+  random = [r['val_accuracy']
+            for r in _trials(suite_experiment.held_out_dir(root, 'c', 'random', 0))]
+  assert measured['median_random'] == pytest.approx(np.median(random))
+  transfer = [r['val_accuracy'] for r in
+              _trials(suite_experiment.held_out_dir(root, 'c', 'transfer', 0))][:8]
+  assert measured['transfer_first_8'] == pytest.approx(max(transfer))
+  assert measured['trials'] == 2 * 8 * len(suite_experiment.VARIANTS)
+  network = value_network.load(os.path.join(root, suite_experiment.VALUE_NETWORK))
+  rows = [r for v in suite_experiment.VARIANTS
+          for r in _trials(suite_experiment.held_out_dir(root, 'c', v, 0))]
+  predicted = network.predict(evaluator.task_representation('c'), value_network.one_hot(
+      [network.space.to_actions(r['config']) for r in rows], network.space.sizes))
+  assert measured['spearman'] == pytest.approx(
+      stats.spearmanr(predicted, [r['val_accuracy'] for r in rows]).statistic)

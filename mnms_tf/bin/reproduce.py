@@ -158,8 +158,8 @@ def main(argv):
     if suite:
       if not _SKIP_SEARCH.value:
         run_suite(root_dir, data_dir)
-      figures = [functools.partial(suite_similarity.make, data_dir=data_dir),
-                 suite_transfer.make]
+      figures = [functools.partial(module.make, data_dir=data_dir)
+                 for module in (suite_similarity, suite_transfer)]
     else:
       if not _SKIP_SEARCH.value:
         run_searches(root_dir, data_dir)
