@@ -38,6 +38,7 @@ from absl import logging
 import gin
 import numpy as np
 import tensorflow as tf
+from tensorboard.plugins.hparams import api as hp
 
 from mnms_tf import child
 from mnms_tf import controller as controller_lib
@@ -77,11 +78,22 @@ def iteration_task(seed, iteration, num_tasks):
 
 
 class _Summaries:
-  """TensorBoard scalars and the best trial per task, for the progress line."""
+  """TensorBoard scalars, the run's HParams (so that `tensorboard --logdir` over many runs
+  compares them in one table: what started each, against its per-task best accuracy) and
+  the best trial per task, for the progress line."""
 
   def __init__(self, root_dir, store, tasks):
     self.writer = tf.summary.create_file_writer(os.path.join(root_dir, run_dir_lib.TENSORBOARD))
     self.best = {t: store.best(t) for t in tasks}
+
+  def hparams(self, info):
+    """Once, when the run starts."""
+    with self.writer.as_default():
+      hp.hparams({'controller': info['controller']['kind'], 'seed': info['seed'],
+                  'tasks': ','.join(info['tasks']), 'init_from': info['init_from'] or '',
+                  'task_embedding_init': info['task_embedding_init'],
+                  'initial_configs': info['initial_configs'] or '',
+                  'pipelined': info['pipelined']}, trial_id=info['root_dir'])
 
   def iteration(self, step, task, results, log_probabilities, controller_scalars):
     ok = [r for r in results if r.status == store_lib.OK]
@@ -421,6 +433,8 @@ def _search_loop(run, info, budget, evaluator, create_controller, space, checkpo
 
   store = store_lib.TrialStore(run.root_dir)
   summaries = _Summaries(run.root_dir, store, tasks)
+  if int(iteration) == 0 and not has_checkpoint:
+    summaries.hparams(dict(info, root_dir=run.root_dir))
   started, done, stopped_by = time.time(), 0, 'budget'
   saved = int(iteration)
 

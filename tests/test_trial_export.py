@@ -1,13 +1,17 @@
-"""Exported trials: the Optuna study reloads with the store's trials and values, CSV holds
-every trial, and nothing already written is overwritten."""
+"""Trials where people look at them: the exported Optuna study reloads with the store's
+trials and values, CSV holds every trial, nothing already written is overwritten, and a
+run's TensorBoard logs carry its HParams."""
 import csv
 import dataclasses
+import glob
 import os
 import subprocess
 import sys
 
 import optuna
 import pytest
+from tensorboard.plugins.hparams import plugin_data_pb2
+import tensorflow as tf
 
 from mnms_tf import controller as controller_lib
 from mnms_tf import runner
@@ -103,3 +107,22 @@ def test_the_binary_writes_csv_and_explains_a_bad_target(run, tmp_path):
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1] == (
       "export_trials: error: --to must be optuna:<storage URL> or csv:<path>, got 'parquet:x'")
+
+
+def test_a_run_records_its_hparams_for_tensorboards_table(run):
+  root, _ = run
+  starts = []
+  for path in glob.glob(os.path.join(root, 'tensorboard', 'events.*')):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.metadata.plugin_data.plugin_name == 'hparams':
+          data = plugin_data_pb2.HParamsPluginData.FromString(
+              value.metadata.plugin_data.content)
+          if data.HasField('session_start_info'):
+            starts.append(data.session_start_info)
+  assert len(starts) == 1
+  hparams = {k: v.WhichOneof('kind') and getattr(v, v.WhichOneof('kind'))
+             for k, v in starts[0].hparams.items()}
+  assert hparams == {'controller': 'mnms', 'seed': 3.0, 'tasks': 'a,b', 'init_from': '',
+                     'task_embedding_init': 'random', 'initial_configs': '',
+                     'pipelined': True}
