@@ -37,7 +37,8 @@ class _LibraryNoise(logging.Filter):
   retracing warning, which every new child architecture triggers by design (each is traced
   once: child.py), and gin's error for an `include` that is not a package resource, logged
   before gin finds the file on its search path (gin/)."""
-  _INFO_FROM = ('dataset_info.py', 'reader.py', 'logging_logger.py', 'functional_saver.py')
+  _INFO_FROM = ('dataset_info.py', 'reader.py', 'logging_logger.py', 'functional_saver.py',
+                'resource_reader.py')
 
   def filter(self, record):
     if record.levelno <= logging.INFO and record.filename in self._INFO_FROM:
@@ -48,5 +49,5 @@ class _LibraryNoise(logging.Filter):
     return 'triggered tf.function retracing' not in message
 
 
-for _name in ('absl', 'tensorflow'):
+for _name in ('absl', 'tensorflow', None):  # None: the root logger, which gin logs to
   logging.getLogger(_name).addFilter(_LibraryNoise())

@@ -8,7 +8,7 @@ Input: the task's representation (`Evaluator.task_representation`: meta-features
 optionally a projection of Task2Vec; standardised over the training tasks) concatenated
 with the config as one distribution per search-space parameter (one-hot for a stored
 trial; the softmax of free logits during the ascent). Output: the predicted validation
-accuracy, fitted by squared error; with `NetworkSettings.loss = 'pairwise'` by the pairwise
+accuracy, fitted by squared error; with `ValueNetworkSettings.loss = 'pairwise'` by the pairwise
 ranking loss of arXiv 1911.11481 instead, and then a score that orders one task's configs,
 not an accuracy.
 
@@ -50,7 +50,7 @@ class ValueNetworkError(errors.UserError, ValueError):
 
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
-class NetworkSettings:
+class ValueNetworkSettings:
   """The network and its fit (the paper's sizes are not given; ours are small: a few
   thousand trials of a dozen tasks)."""
   hidden_units: Sequence[int] = (64, 64)
@@ -65,7 +65,7 @@ class NetworkSettings:
   def __post_init__(self):
     object.__setattr__(self, 'hidden_units', tuple(self.hidden_units))
     if self.loss not in LOSSES:
-      raise ValueNetworkError(f'NetworkSettings.loss must be one of {LOSSES}, got '
+      raise ValueNetworkError(f'ValueNetworkSettings.loss must be one of {LOSSES}, got '
                               f'{self.loss!r}')
 
 
@@ -151,7 +151,7 @@ class ValueNetwork:
 
   def __init__(self, model_dir, info):
     self.model_dir, self.info = model_dir, info
-    self.settings = NetworkSettings(**info['settings'])
+    self.settings = ValueNetworkSettings(**info['settings'])
     self.space = search_space.SearchSpace(**info['search_space'])
     self.low = np.array(info['feature_low'], np.float32)
     self.span = np.array(info['feature_span'], np.float32)
@@ -254,7 +254,7 @@ def fit(model_dir, run_dirs, representations, space, exclude_tasks=(), settings=
   """Fits (or resumes, or loads when finished) a network on the `ok` trials of `run_dirs`
   but those of `exclude_tasks`; `representations` maps every task to its representation.
   A directory holding a network of other settings or data is refused, never overwritten."""
-  settings = settings or NetworkSettings()
+  settings = settings or ValueNetworkSettings()
   run_dirs = [os.path.abspath(r) for r in run_dirs]
   trials = load_trials(run_dirs, space, exclude_tasks)
   tasks = sorted(set(trials.tasks))

@@ -464,3 +464,24 @@ def test_reproduce_end_to_end_on_tiny_tasks(tmp_path, tiny_module):
     assert (output / name).stat().st_size > 0, name
   report = (output / 'REPORT.md').read_text()
   assert 'Transfer starts better' in report and 'hand-tuned' in report
+
+
+def test_suggest_binary_learns_from_the_other_tasks_and_trains_its_suggestions(search_gin,
+                                                                              tmp_path):
+  _parse(search_gin, "search.tasks = ['tiny_sentiment']")  # tiny_language is new
+  _search(tmp_path / 'run', 2)
+  result = _binary('mnms_tf.bin.suggest', '--task=tiny_language', f'--runs={tmp_path / "run"}',
+                   '--top_k=2', '--train', f'--model_dir={tmp_path / "network"}',
+                   f'--gin_file={search_gin}', "--gin_bindings=ValueNetworkSettings.epochs = 20")
+  assert result.returncode == 0, result.stderr[-3000:]
+  lines = [l for l in result.stdout.splitlines() if l[:3] in ('1. ', '2. ')]
+  assert len(lines) == 2 and all(' | trained: val ' in l for l in lines), result.stdout
+  configs = [json.loads(l.split(' | ')[-1]) for l in lines]
+  assert configs[0] != configs[1]
+  info = json.loads((tmp_path / 'network' / 'value_network.json').read_text())
+  assert info['excluded_tasks'] == ['tiny_language'] and info['tasks'] == ['tiny_sentiment']
+  assert info['num_trials'] == 8
+  result = _binary('mnms_tf.bin.suggest', '--task=no_such_task', f'--runs={tmp_path / "run"}',
+                   f'--gin_file={search_gin}')
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  assert result.stderr.strip().splitlines()[-1].startswith("suggest: error: Unknown task")

@@ -104,14 +104,14 @@ def test_a_saved_network_loads_and_a_refit_with_other_settings_is_refused(traine
   assert info['run_dirs'] == [str(root / 'run')]
   with pytest.raises(value_network.ValueNetworkError, match=r"other \['settings'\]"):
     value_network.fit(network.model_dir, [str(root / 'run')], representations, SPACE,
-                      settings=value_network.NetworkSettings(epochs=3))
+                      settings=value_network.ValueNetworkSettings(epochs=3))
   with pytest.raises(value_network.ValueNetworkError, match='no value network'):
     value_network.load(str(tmp_path))
 
 
 def test_an_interrupted_fit_resumes_to_the_same_weights(trained, tmp_path):
   root, representations, _ = trained
-  settings = value_network.NetworkSettings(epochs=6, checkpoint_every=3, loss='pairwise')
+  settings = value_network.ValueNetworkSettings(epochs=6, checkpoint_every=3, loss='pairwise')
   whole = value_network.fit(str(tmp_path / 'whole'), [str(root / 'run')], representations,
                             SPACE, settings=settings)
   # Interrupted after epoch 3: only that checkpoint survives.

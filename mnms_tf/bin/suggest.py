@@ -11,7 +11,7 @@ their trial counts, the task and the settings>) and reused, or resumed if interr
 --train trains each suggestion (seed = the suggestion's rank) with the first run's child
 trainer and prints its real validation and test accuracy beside the prediction. The first
 run's config.gin is parsed first (its tasks and modules), then --gin_file and --gin_bindings
-(e.g. `NetworkSettings.loss = 'pairwise'`, `AscentSettings.restarts = 32`).
+(e.g. `ValueNetworkSettings.loss = 'pairwise'`, `AscentSettings.restarts = 32`).
 """
 import dataclasses
 import hashlib
@@ -68,7 +68,7 @@ def suggest(task, runs, top_k, train, model_dir, data_dir):
   learned = value_network.load_trials(runs, space, exclude_tasks=[task])
   representations = {t: task_features.representation(t, data_dir, modules)
                      for t in sorted(set(learned.tasks)) + [task]}
-  settings = value_network.NetworkSettings()
+  settings = value_network.ValueNetworkSettings()
   network = value_network.fit(
       model_dir or _default_model_dir(data_dir, runs, task, settings, representations), runs,
       representations, space, exclude_tasks=[task], settings=settings)
