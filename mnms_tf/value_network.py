@@ -217,19 +217,14 @@ class ValueNetwork:
     logits = tf.Variable(rng.normal(0, 1, (ascent.restarts, sum(sizes))).astype(np.float32))
     optimizer = keras.optimizers.Adam(ascent.learning_rate)
 
-    def distributions():
-      blocks = tf.split(logits, sizes, axis=1)
-      return [tf.nn.softmax(b) for b in blocks]
-
     for _ in range(ascent.steps):
       with tf.GradientTape() as tape:
-        probabilities = distributions()
-        entropy = tf.add_n([-tf.reduce_sum(p * tf.math.log(p + 1e-12), axis=1)
-                            for p in probabilities])
-        objective = self.predict(representation, tf.concat(probabilities, axis=1))
-        loss = -tf.reduce_sum(objective + ascent.entropy_weight * entropy)
+        blocks = tf.split(logits, sizes, axis=1)
+        objective = self.predict(representation,
+                                 tf.concat([tf.nn.softmax(b) for b in blocks], axis=1))
+        loss = -tf.reduce_sum(objective + ascent.entropy_weight * losses.policy_entropy(blocks))
       optimizer.apply([tape.gradient(loss, logits)], [logits])
-    starts = np.stack([np.argmax(p.numpy(), axis=1) for p in distributions()], axis=1)
+    starts = np.stack([np.argmax(b, axis=1) for b in tf.split(logits, sizes, axis=1)], axis=1)
     candidates = {}
     for actions in starts:
       for neighbour in _neighbours(actions, sizes):
