@@ -144,15 +144,33 @@ def geometric_mean(values):
   return float(np.exp(np.mean(np.log(values))))
 
 
+def finished_runs(root_dir, protocol, task, variant):
+  """The run directories of (task, variant) whose search trained its whole budget, in seed
+  order: an interrupted experiment is measured on its finished searches only."""
+  runs = []
+  for seed in range(protocol.seeds):
+    run = held_out_dir(root_dir, task, variant, seed)
+    if os.path.exists(os.path.join(run, run_dir_lib.RUN_INFO)) and len(
+        analysis.accuracy_curve(run, task)) >= budget_children(protocol, run):
+      runs.append(run)
+  return runs
+
+
+def budget_children(protocol, run):
+  return protocol.held_out_iterations * run_dir_lib.read_info(run)['children_per_iteration']
+
+
+def curve(protocol, run, task):
+  """The validation accuracies of the run's children for `task`, cut to the budget."""
+  return analysis.accuracy_curve(run, task)[:budget_children(protocol, run)]
+
+
 def measures(root_dir, protocol):
   """task -> {'best_known', 'variants': {variant: {'reach', 'reached', 'first', 'best'}}}
-  (lists over the seeds that have a run), for the held-out tasks with runs."""
+  (lists over the finished searches' seeds), for the held-out tasks with finished searches."""
   results = {}
   for task in protocol.held_out_tasks:
-    curves = {v: analysis.task_curves([held_out_dir(root_dir, task, v, s)
-                                       for s in range(protocol.seeds)
-                                       if os.path.isdir(held_out_dir(root_dir, task, v, s))],
-                                      task)
+    curves = {v: [curve(protocol, r, task) for r in finished_runs(root_dir, protocol, task, v)]
               for v in protocol.variants}
     curves = {v: c for v, c in curves.items() if c}
     if not curves:
@@ -207,10 +225,9 @@ def inference_measures(root_dir, protocol, representations):
   space = network.space
   results = {}
   for task in protocol.held_out_tasks:
-    runs = {v: [held_out_dir(root_dir, task, v, s) for s in range(protocol.seeds)
-                if os.path.isdir(held_out_dir(root_dir, task, v, s))]
-            for v in protocol.variants}
-    rows = [r for rs in runs.values() for run in rs for r in _ok_trials(run)]
+    runs = {v: finished_runs(root_dir, protocol, task, v) for v in protocol.variants}
+    rows = [r for rs in runs.values() for run in rs
+            for r in _ok_trials_within_budget(protocol, run, task)]
     if not rows:
       continue
     predicted = network.predict(representations[task], value_network.one_hot(
@@ -218,7 +235,7 @@ def inference_measures(root_dir, protocol, representations):
     real = [r['val_accuracy'] for r in rows]
     measured = {'spearman': float(stats.spearmanr(predicted, real).statistic),
                 'predicted': predicted, 'real': np.array(real),
-                'best_known': float(max(analysis.accuracy_curve(run, task).max()
+                'best_known': float(max(curve(protocol, run, task).max()
                                         for rs in runs.values() for run in rs)),
                 'trials': len(rows)}
     if runs.get('suggested'):
@@ -227,18 +244,19 @@ def inference_measures(root_dir, protocol, representations):
       measured['suggested_predicted'] = float(network.predict(
           representations[task], value_network.one_hot([space.to_actions(top)],
                                                        space.sizes))[0])
-      measured['suggested_accuracy'] = [float(analysis.accuracy_curve(run, task)[0])
+      measured['suggested_accuracy'] = [float(curve(protocol, run, task)[0])
                                         for run in runs['suggested']]
-    random = [analysis.accuracy_curve(run, task) for run in runs.get('random', ())]
+    random = [curve(protocol, run, task) for run in runs.get('random', ())]
     if random:
       measured['median_random'] = float(np.median(np.concatenate(random)))
-    transfer = [analysis.accuracy_curve(run, task)[:8].max() for run in runs.get('transfer', ())]
+    transfer = [curve(protocol, run, task)[:8].max() for run in runs.get('transfer', ())]
     if transfer:
       measured['transfer_first_8'] = float(np.mean(transfer))
     results[task] = measured
   return results
 
 
-def _ok_trials(run):
+def _ok_trials_within_budget(protocol, run, task):
   with store_lib.TrialStore(run, read_only=True) as store:
-    return store.trials(status=store_lib.OK)
+    rows = store.trials(task=task)[:budget_children(protocol, run)]
+  return [r for r in rows if r['status'] == store_lib.OK]

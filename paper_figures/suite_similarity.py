@@ -38,12 +38,10 @@ def embedding_correlations(root_dir, protocol):
   matrix[:pretrained, :pretrained] = np.corrcoef(embeddings[order])
   for k, task in enumerate(protocol.held_out_tasks, start=pretrained):
     rows = []
-    for seed in range(protocol.seeds):
-      run = suite_experiment.held_out_dir(root_dir, task, LEARNED_FROM, seed)
-      if os.path.isdir(run):
-        names, embeddings = analysis.task_embeddings(run)
-        correlations = np.corrcoef(embeddings)[names.index(task)]
-        rows.append([correlations[names.index(t)] for t in protocol.pretraining_tasks])
+    for run in suite_experiment.finished_runs(root_dir, protocol, task, LEARNED_FROM):
+      names, embeddings = analysis.task_embeddings(run)
+      correlations = np.corrcoef(embeddings)[names.index(task)]
+      rows.append([correlations[names.index(t)] for t in protocol.pretraining_tasks])
     if rows:
       matrix[k, :pretrained] = matrix[:pretrained, k] = np.mean(rows, axis=0)
     matrix[k, k] = 1.0

@@ -31,12 +31,6 @@ COLORS = {'random': 'tab:brown', 'scratch': 'tab:gray', 'transfer': 'tab:orange'
           'suggested': 'tab:purple'}
 
 
-def _runs(root_dir, protocol, task, variant):
-  runs = [suite_experiment.held_out_dir(root_dir, task, variant, s)
-          for s in range(protocol.seeds)]
-  return [r for r in runs if os.path.isdir(r)]
-
-
 def figure(root_dir, protocol, results, output_dir):
   tasks = list(results)
   columns = min(3, len(tasks))
@@ -45,8 +39,8 @@ def figure(root_dir, protocol, results, output_dir):
                                   squeeze=False)
   for axis, task in zip(axes.flat, tasks):
     for variant in results[task]['variants']:
-      curves = [np.maximum.accumulate(c) for c in
-                analysis.task_curves(_runs(root_dir, protocol, task, variant), task)]
+      curves = [np.maximum.accumulate(suite_experiment.curve(protocol, r, task)) for r in
+                suite_experiment.finished_runs(root_dir, protocol, task, variant)]
       length = min(len(c) for c in curves)
       stacked = np.stack([c[:length] for c in curves])
       common.band(axis, np.arange(1, length + 1), stacked.mean(axis=0), stacked.min(axis=0),
@@ -73,7 +67,7 @@ def _reach_text(measured):
 def nearest_tasks(root_dir, protocol, task):
   """(nearest pre-training task, similarity), as a warm-started run recorded it."""
   for variant in protocol.variants:
-    for run in _runs(root_dir, protocol, task, variant):
+    for run in suite_experiment.finished_runs(root_dir, protocol, task, variant):
       similarities = (run_dir_lib.read_info(run).get('task_similarities') or {}).get(task)
       if similarities:
         nearest = max(similarities, key=similarities.get)
@@ -111,7 +105,7 @@ def _children(run_dirs):
 def section(root_dir, protocol, results, table_lines, agreement):
   ratios = suite_experiment.speedups(results)
   held_out = [r for t in results for v in results[t]['variants']
-              for r in _runs(root_dir, protocol, t, v)]
+              for r in suite_experiment.finished_runs(root_dir, protocol, t, v)]
   pretrain = os.path.join(root_dir, suite_experiment.PRETRAIN)
   out = [report.SUITE_HEADING,
          'Sequel (arXiv 1803.02780): a controller pre-trained on 8 tasks converges "faster by '
@@ -119,8 +113,9 @@ def section(root_dir, protocol, results, table_lines, agreement):
          '(arXiv 2205.06355): 60% less search cost.',
          f'- Pre-trained on {", ".join(protocol.pretraining_tasks)}: '
          f'{protocol.pretraining_iterations} iterations, {_children([pretrain])} children. '
-         f'Held out: {len(results)} tasks x {len(protocol.variants)} variants x '
-         f'{protocol.seeds} seeds, {protocol.held_out_iterations} iterations of 8 children each '
+         f'Held out: {len(held_out)} finished searches ({len(results)} tasks x '
+         f'{len(protocol.variants)} variants x {protocol.seeds} seeds when complete), '
+         f'{protocol.held_out_iterations} iterations of 8 children each '
          f'({_children(held_out)} children in all); the same child seeds for every variant.',
          f'- Best known = the best validation accuracy of any child of any of these searches '
          f'on the task; a search that never reaches {protocol.reach_fraction:.0%} of it counts '

@@ -1,6 +1,7 @@
 """The suite experiment (the sequel's protocol): its measures on hand-computed numbers, and
 the whole protocol on synthetic tasks, resumed, drawn and reported."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -8,7 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from mnms_tf import controller as controller_lib
 from mnms_tf import run_dir as run_dir_lib
+from mnms_tf import runner
 from mnms_tf import search_space
 from mnms_tf import store as store_lib
 from mnms_tf import suite_experiment
@@ -189,3 +192,23 @@ def test_inference_measures_read_the_value_network_and_the_variants(experiment):
       [network.space.to_actions(r['config']) for r in rows], network.space.sizes))
   assert measured['spearman'] == pytest.approx(
       stats.spearmanr(predicted, [r['val_accuracy'] for r in rows]).statistic)
+
+
+def test_measures_skip_unfinished_searches_and_cut_longer_ones_to_the_budget(experiment,
+                                                                            tmp_path):
+  root, protocol, evaluator = experiment
+  shutil.copytree(root, tmp_path / 'suite')
+  copy = str(tmp_path / 'suite')
+  runner.search(suite_experiment.held_out_dir(copy, 'c', 'scratch', 0), runner.Budget(3),
+                evaluator, tasks=['c'], seed=0)  # one iteration past the budget
+  shutil.rmtree(suite_experiment.held_out_dir(copy, 'c', 'random', 0))
+  runner.search(suite_experiment.held_out_dir(copy, 'c', 'random', 0), runner.Budget(1),
+                evaluator, tasks=['c'], seed=0,
+                create_controller=controller_lib.ControllerFactory(kind='random'))
+  assert suite_experiment.finished_runs(copy, protocol, 'c', 'random') == []
+  results = suite_experiment.measures(copy, protocol)['c']
+  assert 'random' not in results['variants']
+  original = suite_experiment.measures(root, protocol)['c']
+  for measure in ('first', 'best'):  # the scratch search measured on its budget only
+    assert (results['variants']['scratch'][measure] ==
+            original['variants']['scratch'][measure])
