@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 stamp=.venv/.requirements.sha256
-if [[ ! -x .venv/bin/python ]]; then
+if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then  # missing, or half-made
   echo "setup: creating .venv with $($python --version)" >&2
+  rm -rf .venv
   "$python" -m venv .venv
 fi
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
