@@ -150,7 +150,8 @@ def finished_runs(root_dir, protocol, task, variant):
   runs = []
   for seed in range(protocol.seeds):
     run = held_out_dir(root_dir, task, variant, seed)
-    if os.path.exists(os.path.join(run, run_dir_lib.RUN_INFO)) and len(
+    if all(os.path.exists(os.path.join(run, f)) for f in (run_dir_lib.RUN_INFO,
+                                                          store_lib.FILENAME)) and len(
         analysis.accuracy_curve(run, task)) >= budget_children(protocol, run):
       runs.append(run)
   return runs
