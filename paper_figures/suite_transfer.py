@@ -32,12 +32,20 @@ COLORS = {'random': 'tab:brown', 'scratch': 'tab:gray', 'transfer': 'tab:orange'
           'suggested': 'tab:purple'}
 
 
-def figure(root_dir, protocol, results, output_dir):
-  tasks = list(results)
+def _panels(tasks, width, height):
+  """A figure with one panel per task, three to a row; unused panels hidden."""
   columns = min(3, len(tasks))
   rows = -(-len(tasks) // columns)
-  fig, axes = common.plt.subplots(rows, columns, figsize=(5.2 * columns, 3.8 * rows),
+  fig, axes = common.plt.subplots(rows, columns, figsize=(width * columns, height * rows),
                                   squeeze=False)
+  for axis in list(axes.flat)[len(tasks):]:
+    axis.axis('off')
+  return fig, axes
+
+
+def figure(root_dir, protocol, results, output_dir):
+  tasks = list(results)
+  fig, axes = _panels(tasks, 5.2, 3.8)
   for axis, task in zip(axes.flat, tasks):
     for variant in results[task]['variants']:
       curves = [np.maximum.accumulate(suite_experiment.curve(protocol, r, task)) for r in
@@ -51,8 +59,6 @@ def figure(root_dir, protocol, results, output_dir):
     axis.set(title=task, xlabel='children trained for the task',
              ylabel='best validation accuracy so far')
     axis.grid(alpha=0.3)
-  for axis in list(axes.flat)[len(tasks):]:
-    axis.axis('off')
   axes.flat[0].legend(fontsize=8, loc='lower right')
   fig.suptitle(f'Held-out tasks: best model found so far (mean over seeds, band = min-max); '
                f'dotted: {protocol.reach_fraction:.0%} of the best known')
@@ -173,10 +179,7 @@ def inference_figure(measured, output_dir):
   """Predicted against real validation accuracy of every stored child of each held-out
   task; the suggested top-1's real accuracies, the median random config and the best known."""
   tasks = list(measured)
-  columns = min(3, len(tasks))
-  rows = -(-len(tasks) // columns)
-  fig, axes = common.plt.subplots(rows, columns, figsize=(4.6 * columns, 4 * rows),
-                                  squeeze=False)
+  fig, axes = _panels(tasks, 4.6, 4)
   for axis, task in zip(axes.flat, tasks):
     m = measured[task]
     axis.scatter(m['predicted'], m['real'], s=4, alpha=0.3, color='tab:gray')
@@ -187,8 +190,6 @@ def inference_figure(measured, output_dir):
     axis.axhline(m['best_known'], color='k', linestyle=':', linewidth=1)
     axis.set(title=f'{task}: Spearman {m["spearman"]:+.2f}', xlabel='predicted',
              ylabel='real validation accuracy')
-  for axis in list(axes.flat)[len(tasks):]:
-    axis.axis('off')
   fig.suptitle('Value network fitted on the pre-training trials, on the held-out tasks\' '
                'children; star: suggested top-1 (one per seed), dashed: median random '
                'config, dotted: best known')
