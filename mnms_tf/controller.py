@@ -2,8 +2,9 @@
 
 A controller proposes configs (as one action index per search-space parameter) for a
 task and learns from their rewards. The runner knows nothing else about it: the MNMS
-agent (mnms_tf/agent.py) and random search (mnms_tf/random_search.py) both implement
-`Controller`, and a peer method can join them behind the same six calls.
+agent (mnms_tf/agent.py), random search (mnms_tf/random_search.py) and the peers a user
+would pick instead (Optuna's TPE, Keras Tuner's Bayesian optimisation: mnms_tf/peers.py)
+all implement `Controller`, behind the same six calls.
 
 `ControllerFactory` is what the runner is handed (like dopamine's `create_agent_fn`): its
 `describe()` goes into run.json, and `from_description` rebuilds it from there, so a
@@ -16,10 +17,12 @@ import gin
 
 from mnms_tf import agent as agent_lib
 from mnms_tf import errors
+from mnms_tf import peers
 from mnms_tf import random_search
+from mnms_tf import search_space
 
 ControllerError = errors.ControllerError
-KINDS = ('mnms', 'random')
+KINDS = ('mnms', 'random') + tuple(peers.PROPOSERS)
 
 
 class Controller(Protocol):
@@ -48,7 +51,9 @@ class Controller(Protocol):
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
 class ControllerFactory:
-  """`kind`: 'mnms' (the paper's controller; `agent` settings) or 'random' (uniform)."""
+  """`kind`: 'mnms' (the paper's controller; `agent` settings), 'random' (uniform), 'tpe'
+  (Optuna) or 'keras_tuner' (Bayesian optimisation); the peers' settings are gin's
+  `tpe_sampler` and `bayesian_oracle`."""
   kind: str = 'mnms'
   agent: agent_lib.AgentSettings = dataclasses.field(default_factory=agent_lib.AgentSettings)
 
@@ -60,6 +65,12 @@ class ControllerFactory:
     """A fresh controller over `task_names` for a search space of choice `sizes`."""
     if self.kind == 'random':
       return random_search.RandomSampler(task_names, sizes, seed=seed)
+    if self.kind in peers.PROPOSERS:
+      space = search_space.SearchSpace()
+      if space.sizes != tuple(sizes):
+        raise ControllerError(f'A {self.kind} search needs the search space bound in gin; '
+                              f'it has choices {space.sizes}, the search {tuple(sizes)}')
+      return peers.create(self.kind, task_names, space, seed)
     return agent_lib.MNMSAgent(task_names, sizes, self.agent, seed=seed)
 
   def describe(self):

@@ -232,7 +232,7 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
            children_per_iteration=8, seed=0, reuse_evaluated=False, init_from=None,
            checkpoint_every=1, pipelined=True, task_embedding_init='random',
            task_embedding_temperature=0.1, initial_configs=None, num_initial_configs=4,
-           value_network=None):
+           value_network=None, configs_from=None):
   """Runs (or resumes) a search in `root_dir` until `budget` runs out; returns its summary.
 
   Args:
@@ -272,6 +272,10 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
       (arXiv 1902.05781; value_network.py).
     value_network: with initial_configs='suggested', a fitted value network's directory
       (`value_network.fit`, or `mnms_tf.bin.suggest --model_dir`).
+    configs_from: with initial_configs='nearest_best', for a search that does not transfer
+      (any controller kind, e.g. Optuna's TPE warm-started by hand as its users do), the
+      finished or running search whose stored trials give the configs (a transfer takes
+      them from init_from).
   """
   tasks = _check_tasks(tasks)
   create_controller = create_controller or controller_lib.ControllerFactory()
@@ -291,6 +295,10 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
   if (initial_configs == 'suggested') != (value_network is not None):
     raise RunDirError("search.initial_configs = 'suggested' and search.value_network go "
                       "together: give both or neither")
+  if configs_from and (init_from or initial_configs != 'nearest_best'):
+    raise RunDirError("search.configs_from is where a search that does not transfer takes "
+                      "its 'nearest_best' initial configs: give it with initial_configs = "
+                      "'nearest_best' and without init_from")
   known_tasks = _known_tasks(init_from)  # checks the source before writing
   # A transferred controller's old tasks come first.
   controller_tasks = known_tasks + [t for t in tasks if t not in known_tasks]
@@ -307,6 +315,7 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
         task_embedding_temperature=task_embedding_temperature,
         initial_configs=initial_configs, num_initial_configs=num_initial_configs,
         value_network=os.path.abspath(value_network) if value_network else None,
+        configs_from=os.path.abspath(configs_from) if configs_from else None,
         search_space=space.describe(), controller=create_controller.describe(),
         evaluator=evaluator.describe(tasks, space))
     if stored is not None:
@@ -316,17 +325,23 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
       stored.setdefault('initial_configs', None)
       stored.setdefault('num_initial_configs', num_initial_configs)
       stored.setdefault('value_network', None)
+      stored.setdefault('configs_from', None)
       run.check_resume(stored, wanted)
       info = stored
     else:
+      if task_embedding_init != 'random' and not wanted['init_from']:
+        raise RunDirError("search.task_embedding_init warm-starts a transfer: give init_from "
+                          "(a pre-trained MNMS run), or leave it at 'random'")
+      if initial_configs == 'nearest_best' and not (init_from or configs_from):
+        raise RunDirError("search.initial_configs = 'nearest_best' takes configs from a past "
+                          "search: give init_from (a transfer) or configs_from")
+      source_tasks = (run_dir_lib.read_info(configs_from)['tasks'] if configs_from else
+                      known_tasks)
       warm = task_embedding_init != 'random' or initial_configs == 'nearest_best'
-      if warm and not wanted['init_from']:
-        raise RunDirError("search.task_embedding_init and search.initial_configs = "
-                          "'nearest_best' warm-start a transfer: give init_from (a pre-trained "
-                          "MNMS run), or leave them at 'random' and None")
-      similarities = _task_similarities(evaluator, tasks, known_tasks) if warm else None
+      similarities = _task_similarities(evaluator, tasks, source_tasks) if warm else None
       if initial_configs == 'nearest_best':
-        configs = _nearest_best_configs(init_from, similarities, num_initial_configs, space)
+        configs = _nearest_best_configs(init_from or configs_from, similarities,
+                                        num_initial_configs, space)
       elif initial_configs == 'suggested':
         configs = _suggested_configs(value_network, evaluator,
                                      [t for t in tasks if t not in known_tasks],

@@ -47,7 +47,16 @@ VARIANTS = {
                      'initial_configs': 'nearest_best'},
     'suggested': {'transfer': True, 'task_embedding_init': 'similarity_weighted',
                   'initial_configs': 'suggested'},
+    # The searchers a user would pick instead (mnms_tf/peers.py; benchmarks/search_vs_peers.py):
+    # Optuna's TPE, also warm-started by hand (`enqueue_trial`) with the best configs of the
+    # most similar pre-training task, and Keras Tuner's Bayesian optimisation.
+    'tpe': {'transfer': False, 'controller': 'tpe'},
+    'tpe_warm': {'transfer': False, 'controller': 'tpe', 'initial_configs': 'nearest_best',
+                 'configs_from': PRETRAIN},
+    'keras_tuner': {'transfer': False, 'controller': 'keras_tuner'},
 }
+SUITE_VARIANTS = ('scratch', 'random', 'transfer', 'nearest', 'similarity_weighted',
+                  'warm_configs', 'suggested')
 
 
 @gin.configurable
@@ -60,7 +69,7 @@ class Protocol:
   pretraining_iterations: int
   held_out_iterations: int
   seeds: int
-  variants: Sequence[str] = tuple(VARIANTS)
+  variants: Sequence[str] = SUITE_VARIANTS
   reach_fraction: float = 0.99
   first_children: int = 16
 
@@ -119,6 +128,8 @@ def _search_arguments(root_dir, variant):
     arguments['init_from'] = os.path.join(root_dir, PRETRAIN)
   arguments['create_controller'] = controller_lib.ControllerFactory(
       kind=arguments.pop('controller', 'mnms'))
+  if 'configs_from' in arguments:
+    arguments['configs_from'] = os.path.join(root_dir, arguments['configs_from'])
   if arguments.get('initial_configs') == 'suggested':
     arguments['value_network'] = os.path.join(root_dir, VALUE_NETWORK)
   return arguments

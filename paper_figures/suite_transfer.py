@@ -29,7 +29,8 @@ from paper_figures import suite_similarity
 FILENAME, TABLE, INFERENCE = 'suite_transfer.png', 'suite_table', 'suite_inference.png'
 COLORS = {'random': 'tab:brown', 'scratch': 'tab:gray', 'transfer': 'tab:orange',
           'nearest': 'tab:blue', 'similarity_weighted': 'tab:green', 'warm_configs': 'tab:red',
-          'suggested': 'tab:purple'}
+          'suggested': 'tab:purple', 'tpe': 'tab:cyan', 'tpe_warm': 'tab:olive',
+          'keras_tuner': 'tab:pink'}
 
 
 def _panels(tasks, width, height):
@@ -43,7 +44,7 @@ def _panels(tasks, width, height):
   return fig, axes
 
 
-def figure(root_dir, protocol, results, output_dir):
+def figure(root_dir, protocol, results, output_dir, filename=FILENAME):
   tasks = list(results)
   fig, axes = _panels(tasks, 5.2, 3.8)
   for axis, task in zip(axes.flat, tasks):
@@ -63,12 +64,17 @@ def figure(root_dir, protocol, results, output_dir):
   fig.suptitle(f'Held-out tasks: best model found so far (mean over seeds, band = min-max); '
                f'dotted: {protocol.reach_fraction:.0%} of the best known')
   fig.tight_layout()
-  return common.save(fig, output_dir, FILENAME)
+  return common.save(fig, output_dir, filename)
+
+
+def reach_counts(measured):
+  """The children to reach per seed, '>' marking a search that never did."""
+  return ', '.join(f'{r}' if ok else f'>{r}'
+                   for r, ok in zip(measured['reach'], measured['reached']))
 
 
 def _reach_text(measured):
-  counts = [f'{r}' if ok else f'>{r}' for r, ok in zip(measured['reach'], measured['reached'])]
-  return f'{np.mean(measured["reach"]):.1f} ({", ".join(counts)})'
+  return f'{np.mean(measured["reach"]):.1f} ({reach_counts(measured)})'
 
 
 def nearest_tasks(root_dir, protocol, task):

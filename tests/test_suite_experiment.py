@@ -69,7 +69,9 @@ def test_protocol_refuses_a_task_both_pre_trained_and_held_out_and_unknown_varia
 @pytest.fixture(scope='module')
 def experiment(tmp_path_factory):
   root = str(tmp_path_factory.mktemp('suite'))
-  protocol = _protocol(pretraining_iterations=4, seeds=1)
+  # every variant, the peers too
+  protocol = _protocol(pretraining_iterations=4, seeds=1,
+                       variants=list(suite_experiment.VARIANTS))
   protocol.save(root)
   evaluator = synthetic.SyntheticChildren(synthetic.example_targets(
       search_space.SearchSpace().sizes))
@@ -88,14 +90,15 @@ def test_every_variant_of_a_seed_gets_the_same_budget_and_child_seeds(experiment
   assert len(_trials(os.path.join(root, suite_experiment.PRETRAIN))) == 4 * 8
   for seed in range(protocol.seeds):
     seeds = {}
-    for variant in suite_experiment.VARIANTS:
+    for variant in protocol.variants:
       run = suite_experiment.held_out_dir(root, 'c', variant, seed)
       rows = _trials(run)
       assert len(rows) == 2 * 8 and {r['task'] for r in rows} == {'c'}
       seeds[variant] = [r['seed'] for r in rows]
       info = run_dir_lib.read_info(run)
-      assert (info['init_from'] is None) == (variant in ('scratch', 'random'))
-      assert (info['controller']['kind'] == 'random') == (variant == 'random')
+      started = suite_experiment.VARIANTS[variant]
+      assert (info['init_from'] is None) == (not started['transfer'])
+      assert info['controller']['kind'] == started.get('controller', 'mnms')
     assert len({tuple(s) for s in seeds.values()}) == 1
 
 
@@ -103,7 +106,7 @@ def test_warm_variants_start_from_the_nearest_task_or_the_suggestions(experiment
   root, _, _ = experiment
   nearest = run_dir_lib.read_info(suite_experiment.held_out_dir(root, 'c', 'nearest', 0))
   assert nearest['task_similarities'] == {'c': {'a': pytest.approx(5 / 7), 'b': 0.0}}
-  for variant in ('warm_configs', 'suggested'):
+  for variant in ('warm_configs', 'suggested', 'tpe_warm'):
     warm = suite_experiment.held_out_dir(root, 'c', variant, 0)
     given = run_dir_lib.read_info(warm)['initial_config_list']['c']
     assert [r['config'] for r in _trials(warm)[:len(given)]] == given
@@ -128,7 +131,7 @@ def test_measures_use_the_best_known_accuracy_over_every_search(experiment):
   root, protocol, _ = experiment
   results = suite_experiment.measures(root, protocol)
   assert list(results) == ['c']
-  rows = [r for v in suite_experiment.VARIANTS for s in range(protocol.seeds)
+  rows = [r for v in protocol.variants for s in range(protocol.seeds)
           for r in _trials(suite_experiment.held_out_dir(root, 'c', v, s))]
   best_known = max(r['val_accuracy'] for r in rows)
   assert results['c']['best_known'] == pytest.approx(best_known)
@@ -184,9 +187,9 @@ def test_inference_measures_read_the_value_network_and_the_variants(experiment):
   transfer = [r['val_accuracy'] for r in
               _trials(suite_experiment.held_out_dir(root, 'c', 'transfer', 0))][:8]
   assert measured['transfer_first_8'] == pytest.approx(max(transfer))
-  assert measured['trials'] == 2 * 8 * len(suite_experiment.VARIANTS)
+  assert measured['trials'] == 2 * 8 * len(protocol.variants)
   network = value_network.load(os.path.join(root, suite_experiment.VALUE_NETWORK))
-  rows = [r for v in suite_experiment.VARIANTS
+  rows = [r for v in protocol.variants
           for r in _trials(suite_experiment.held_out_dir(root, 'c', v, 0))]
   predicted = network.predict(evaluator.task_representation('c'), value_network.one_hot(
       [network.space.to_actions(r['config']) for r in rows], network.space.sizes))

@@ -1,0 +1,176 @@
+r"""MNMS against the searchers a user would pick instead, on the suite's held-out tasks.
+
+  python benchmarks/search_vs_peers.py [--root_dir=runs/suite] [--tasks=a,b] [--seeds=3] \
+      [--methods=random,scratch,...] [--workers=2] [--output_dir=paper_figures] [--skip_search]
+
+Every method is a search by the same runner (mnms_tf/runner.py) in the suite experiment's
+directory (mnms_tf/suite_experiment.py, gin/search/suite.gin), so all of them train the
+same children (the same trainer, data and child seed for slot k of iteration i) and get
+the same budget in children (the protocol's held-out budget: 10 iterations of 8):
+- random: uniform configs; scratch: the MNMS controller from scratch;
+- transfer: the controller pre-trained on the suite's 8 pre-training tasks, with the paper's
+  random task embedding; warm_configs: transferred, its embedding warm-started from the
+  most similar pre-training tasks and their best stored configs evaluated first;
+  suggested: transferred and warm-started, evaluating a value network's 4 suggestions first;
+- tpe: Optuna's TPESampler over the same categorical space; tpe_warm: the same with the
+  most similar pre-training task's 4 best configs enqueued first (what Optuna users do by
+  hand); keras_tuner: Keras Tuner's BayesianOptimizationOracle (mnms_tf/peers.py).
+Searches already in --root_dir (e.g. from `reproduce --experiment=suite`) are reused, not
+trained again; the rest run (resumable: run it again to continue) before the report.
+
+Measures, per task and method over seeds: the best validation accuracy after 8, 32 and all
+children; the children needed to reach `reach_fraction` (99%) of the task's best-known
+accuracy (the best child of any compared method's search; a search that never reaches it
+counts as its whole budget, marked '>'); and the ratio random / method of those counts.
+Summary: per method, the geometric mean over tasks of that ratio, and the geometric mean
+of the children over every (task, seed), at 99% and at the looser 97% and 95%. Writes
+search_vs_peers.csv, .md and .png (best-so-far curves, mean over seeds, band min-max).
+"""
+import csv
+import dataclasses
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+from mnms_tf import configs
+from mnms_tf import errors
+from mnms_tf import evaluators
+from mnms_tf import paths
+from mnms_tf import suite_experiment
+from paper_figures import common
+from paper_figures import suite_transfer
+
+METHODS = ('random', 'scratch', 'transfer', 'warm_configs', 'suggested', 'tpe', 'tpe_warm',
+           'keras_tuner')
+PEERS = ('random', 'tpe', 'tpe_warm', 'keras_tuner')
+FILENAME = 'search_vs_peers'
+CHECKPOINTS = (8, 32)  # best accuracy after this many children, and after all
+
+_ROOT_DIR = flags.DEFINE_string('root_dir', 'runs/suite', 'The suite experiment directory '
+                                '(its searches are reused; pre-training runs if missing).')
+_TASKS = flags.DEFINE_list('tasks', None, 'Held-out tasks (default: the protocol\'s).')
+_SEEDS = flags.DEFINE_integer('seeds', None, 'Seeds per task and method (default: the '
+                              'protocol\'s, 3).', lower_bound=1)
+_METHODS = flags.DEFINE_list('methods', list(METHODS), 'Methods compared.')
+_WORKERS = flags.DEFINE_integer('workers', 2, 'Worker processes training children.')
+_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: MNMS_DATA_DIR '
+                                'or ~/.mnms_tf).')
+_OUTPUT_DIR = flags.DEFINE_string('output_dir', common.HERE, 'Where the table and figure go.')
+_SKIP_SEARCH = flags.DEFINE_bool('skip_search', False, 'Only report the searches there are.')
+configs.define_gin_flags()
+
+
+def comparison_protocol(root_dir):
+  """The suite's protocol (the experiment's own if it has run, else gin/search/suite.gin),
+  restricted to the compared methods, tasks and seeds."""
+  configs.parse(['search/suite.gin'] + list(flags.FLAGS.gin_file), flags.FLAGS.gin_bindings)
+  protocol = (suite_experiment.Protocol.load(root_dir) if os.path.exists(
+      os.path.join(root_dir, suite_experiment.PROTOCOL)) else suite_experiment.Protocol())
+  unknown = sorted(set(_METHODS.value) - set(suite_experiment.VARIANTS))
+  if unknown:
+    raise errors.UserError(f'--methods: unknown {unknown}; known: '
+                           f'{list(suite_experiment.VARIANTS)}')
+  return dataclasses.replace(protocol, variants=tuple(_METHODS.value),
+                             held_out_tasks=tuple(_TASKS.value or protocol.held_out_tasks),
+                             seeds=_SEEDS.value or protocol.seeds)
+
+
+def _reach(measured):
+  return f'{np.mean(measured["reach"]):.1f} ± {np.std(measured["reach"]):.1f}'
+
+
+def _best_after(protocol, root_dir, task, method):
+  """[seeds, len(CHECKPOINTS) + 1] best accuracy after each checkpoint and after all."""
+  return np.array([[c[:k].max() for k in CHECKPOINTS] + [c.max()] for c in (
+      suite_experiment.curve(protocol, run, task)
+      for run in suite_experiment.finished_runs(root_dir, protocol, task, method))])
+
+
+def table_rows(root_dir, protocol, results):
+  """One row per (task, method): best after 8 / 32 / all (mean ± std over seeds), children
+  to reach (mean ± std, per seed), and random's mean children / the method's."""
+  rows = []
+  for task, result in results.items():
+    variants = result['variants']
+    for method, measured in variants.items():
+      best = _best_after(protocol, root_dir, task, method)
+      ratio = (np.mean(variants['random']['reach']) / np.mean(measured['reach'])
+               if 'random' in variants else float('nan'))
+      rows.append([task, method, len(measured['reach'])] +
+                  [f'{m:.3f} ± {s:.3f}' for m, s in zip(best.mean(0), best.std(0))] +
+                  [_reach(measured), suite_transfer.reach_counts(measured), f'{ratio:.2f}'])
+  return rows
+
+
+def summary_rows(root_dir, protocol):
+  """Per method, at each fraction of the best known: the geometric mean over tasks of
+  random / method (mean children over seeds), the geometric mean of the children over
+  every (task, seed), and the searches that never reached it."""
+  rows = {method: [method] for method in protocol.variants}
+  for fraction in (protocol.reach_fraction,) + suite_transfer.LOOSER_FRACTIONS:
+    results = suite_experiment.measures(root_dir, dataclasses.replace(
+        protocol, reach_fraction=fraction))
+    ratios = suite_experiment.speedups(results, baseline='random')
+    for method in protocol.variants:
+      reach = [r for t in results.values() if method in t['variants']
+               for r in t['variants'][method]['reach']]
+      missed = [not ok for t in results.values() if method in t['variants']
+                for ok in t['variants'][method]['reached']]
+      ratio = ratios.get(method, {}).get(None, 1.0 if method == 'random' else float('nan'))
+      rows[method] += [f'{ratio:.2f}x', f'{suite_experiment.geometric_mean(reach):.1f}',
+                       f'{sum(missed)}/{len(missed)}']
+  return list(rows.values())
+
+
+def _markdown(header, rows):
+  return (['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)] +
+          ['| ' + ' | '.join(str(v) for v in row) + ' |' for row in rows])
+
+
+def report(root_dir, protocol, output_dir):
+  """Prints and writes the tables and the figure; returns the markdown lines."""
+  results = suite_experiment.measures(root_dir, protocol)
+  if not results:
+    raise errors.UserError(f'No finished searches of {list(protocol.variants)} in {root_dir}')
+  fraction = f'{protocol.reach_fraction:.0%}'
+  header = (['task', 'method', 'seeds'] + [f'best after {k}' for k in CHECKPOINTS] +
+            ['best after all', f'children to {fraction}', 'per seed',
+             'random / method'])
+  rows = table_rows(root_dir, protocol, results)
+  fractions = (protocol.reach_fraction,) + suite_transfer.LOOSER_FRACTIONS
+  summary_header = ['method'] + [f'{name} at {f:.0%}' for f in fractions for name in (
+      'random / method (geomean over tasks)', 'children (geomean over tasks x seeds)',
+      'missed')]
+  summary = summary_rows(root_dir, protocol)
+  os.makedirs(output_dir, exist_ok=True)
+  with open(os.path.join(output_dir, FILENAME + '.csv'), 'w', newline='') as f:
+    csv.writer(f).writerows([header] + rows)
+  lines = (_markdown(header, rows) + [''] + _markdown(summary_header, summary))
+  with open(os.path.join(output_dir, FILENAME + '.md'), 'w') as f:
+    f.write('\n'.join(lines) + '\n')
+  suite_transfer.figure(root_dir, protocol, results, output_dir, filename=FILENAME + '.png')
+  return lines
+
+
+def main(argv):
+  del argv
+  root_dir = os.path.abspath(_ROOT_DIR.value)
+  try:
+    protocol = comparison_protocol(root_dir)
+    if not _SKIP_SEARCH.value:
+      data_dir = os.path.abspath(_DATA_DIR.value or paths.default_data_dir())
+      with evaluators.Children(data_dir, _WORKERS.value) as evaluator:
+        evaluator.check_tasks(list(protocol.pretraining_tasks) + list(protocol.held_out_tasks))
+        suite_experiment.run_searches(root_dir, protocol, evaluator)
+    lines = report(root_dir, protocol, _OUTPUT_DIR.value)
+  except errors.UserError as e:
+    errors.exit_with('search_vs_peers', e)
+  logging.info('Wrote %s.{csv,md,png} in %s', FILENAME, _OUTPUT_DIR.value)
+  print('\n'.join(lines))
+
+
+if __name__ == '__main__':
+  app.run(main)
