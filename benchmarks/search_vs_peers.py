@@ -105,11 +105,16 @@ def table_rows(root_dir, protocol, results):
   return rows
 
 
-def summary_rows(root_dir, protocol):
-  """Per method, at each fraction of the best known: the geometric mean over tasks of
+def summary_rows(root_dir, protocol, results):
+  """Per method: the best accuracy after 8, 32 and all children (mean over tasks and
+  seeds), and at each fraction of the best known, the geometric mean over tasks of
   random / method (mean children over seeds), the geometric mean of the children over
   every (task, seed), and the searches that never reached it."""
-  rows = {method: [method] for method in protocol.variants}
+  rows = {}
+  for method in protocol.variants:
+    best = [_best_after(protocol, root_dir, task, method).mean(axis=0) for task in results
+            if method in results[task]['variants']]
+    rows[method] = [method] + [f'{b:.3f}' for b in np.mean(best, axis=0)]
   for fraction in (protocol.reach_fraction,) + suite_transfer.LOOSER_FRACTIONS:
     results = suite_experiment.measures(root_dir, dataclasses.replace(
         protocol, reach_fraction=fraction))
@@ -141,10 +146,12 @@ def report(root_dir, protocol, output_dir):
              'random / method'])
   rows = table_rows(root_dir, protocol, results)
   fractions = (protocol.reach_fraction,) + suite_transfer.LOOSER_FRACTIONS
-  summary_header = ['method'] + [f'{name} at {f:.0%}' for f in fractions for name in (
-      'random / method (geomean over tasks)', 'children (geomean over tasks x seeds)',
-      'missed')]
-  summary = summary_rows(root_dir, protocol)
+  summary_header = (['method'] + [f'best after {k} (mean)' for k in CHECKPOINTS] +
+                    ['best after all (mean)'] +
+                    [f'{name} at {f:.0%}' for f in fractions for name in (
+                        'random / method (geomean over tasks)',
+                        'children (geomean over tasks x seeds)', 'missed')])
+  summary = summary_rows(root_dir, protocol, results)
   os.makedirs(output_dir, exist_ok=True)
   with open(os.path.join(output_dir, FILENAME + '.csv'), 'w', newline='') as f:
     csv.writer(f).writerows([header] + rows)

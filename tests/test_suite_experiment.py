@@ -1,5 +1,7 @@
 """The suite experiment (the sequel's protocol): its measures on hand-computed numbers, and
 the whole protocol on synthetic tasks, resumed, drawn and reported."""
+import csv
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -215,3 +217,35 @@ def test_measures_skip_unfinished_searches_and_cut_longer_ones_to_the_budget(exp
   for measure in ('first', 'best'):  # the scratch search measured on its budget only
     assert (results['variants']['scratch'][measure] ==
             original['variants']['scratch'][measure])
+
+
+def _benchmark(*args):
+  return subprocess.run([sys.executable, os.path.join(REPO, 'benchmarks', 'search_vs_peers.py'),
+                         '--skip_search', *args], cwd=REPO, capture_output=True, text=True,
+                        timeout=300)
+
+
+def test_the_peer_benchmark_reports_every_method_against_random_search(experiment, tmp_path):
+  root, protocol, _ = experiment
+  result = _benchmark(f'--root_dir={root}', f'--output_dir={tmp_path}',
+                      '--methods=random,scratch,tpe,tpe_warm,keras_tuner')
+  assert result.returncode == 0, result.stderr
+  with open(tmp_path / 'search_vs_peers.csv') as f:
+    rows = {r['method']: r for r in csv.DictReader(f)}
+  assert sorted(rows) == ['keras_tuner', 'random', 'scratch', 'tpe', 'tpe_warm']
+  compared = dataclasses.replace(protocol, variants=('random', 'scratch', 'tpe', 'tpe_warm',
+                                                     'keras_tuner'))
+  measured = suite_experiment.measures(root, compared)['c']['variants']
+  for method, row in rows.items():
+    assert row['task'] == 'c' and row['seeds'] == '1'
+    assert float(row['random / method']) == pytest.approx(
+        np.mean(measured['random']['reach']) / np.mean(measured[method]['reach']), abs=0.006)
+    curve = suite_experiment.curve(compared, suite_experiment.held_out_dir(root, 'c', method, 0),
+                                   'c')
+    assert row['best after 8'] == f'{curve[:8].max():.3f} ± 0.000'
+  assert (tmp_path / 'search_vs_peers.png').stat().st_size > 0
+  assert '| tpe_warm |' in (tmp_path / 'search_vs_peers.md').read_text()
+  bad = _benchmark(f'--root_dir={root}', f'--output_dir={tmp_path / "bad"}', '--methods=optuna')
+  assert bad.returncode == 1 and 'Traceback' not in bad.stderr
+  assert bad.stderr.strip().splitlines()[-1].startswith("search_vs_peers: error: --methods: ")
+  assert not (tmp_path / 'bad').exists()
