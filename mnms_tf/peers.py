@@ -194,7 +194,8 @@ def propose_keras_tuner(space, told_actions, told_rewards, pending_actions, coun
       if trial.status != trial_lib.TrialStatus.RUNNING:
         raise errors.ControllerError(f'Keras Tuner proposes no more configs ({trial.status}): '
                                      f'it has tried every config it can find')
-      proposals.append([choices[k].index(trial.hyperparameters.values[k]) for k in space.keys])
+      proposals.append([choices[key].index(trial.hyperparameters.values[key])
+                        for key in space.keys])
   return proposals
 
 
