@@ -22,8 +22,11 @@ Measures, per task and method over seeds: the best validation accuracy after 8, 
 children; the children needed to reach `reach_fraction` (99%) of the task's best-known
 accuracy (the best child of any compared method's search; a search that never reaches it
 counts as its whole budget, marked '>'); and the ratio random / method of those counts.
-Summary: per method, the geometric mean over tasks of that ratio, and the geometric mean
-of the children over every (task, seed), at 99% and at the looser 97% and 95%. Writes
+Summary: per method, the distinct children of a search (a searcher may train a config
+again: with another child seed, its validation accuracy is another draw), the best
+accuracy after 8, 32 and all children and the test accuracy of the child the search would
+pick (best validation accuracy), and the geometric mean over tasks of that ratio and of the
+children over every (task, seed), at 99% and at the looser 97% and 95%. Writes
 search_vs_peers.csv, .md and .png (best-so-far curves, mean over seeds, band min-max).
 """
 import csv
@@ -39,6 +42,7 @@ from mnms_tf import configs
 from mnms_tf import errors
 from mnms_tf import evaluators
 from mnms_tf import paths
+from mnms_tf import store as store_lib
 from mnms_tf import suite_experiment
 from paper_figures import common
 from paper_figures import suite_transfer
@@ -105,16 +109,33 @@ def table_rows(root_dir, protocol, results):
   return rows
 
 
+def _search_facts(protocol, root_dir, task, method):
+  """Means over seeds of the distinct children (canonical configs) a search trained, and
+  of the test accuracy of the child it would pick (the first with its best validation
+  accuracy)."""
+  distinct, picked = [], []
+  for run in suite_experiment.finished_runs(root_dir, protocol, task, method):
+    with store_lib.TrialStore(run, read_only=True) as store:
+      rows = store.trials(task=task)[:suite_experiment.budget_children(protocol, run)]
+    distinct.append(len({r['config_hash'] for r in rows}))
+    picked.append(max(rows, key=lambda r: r['val_accuracy'])['test_accuracy'])
+  return np.mean(distinct), np.mean(picked)
+
+
 def summary_rows(root_dir, protocol, results):
-  """Per method: the best accuracy after 8, 32 and all children (mean over tasks and
-  seeds), and at each fraction of the best known, the geometric mean over tasks of
-  random / method (mean children over seeds), the geometric mean of the children over
-  every (task, seed), and the searches that never reached it."""
+  """Per method: the distinct children of a search, the best accuracy after 8, 32 and all
+  children and the picked child's test accuracy (means over tasks and seeds), and at each
+  fraction of the best known, the
+  geometric mean over tasks of random / method (mean children over seeds), the geometric
+  mean of the children over every (task, seed), and the searches that never reached it."""
   rows = {}
   for method in protocol.variants:
-    best = [_best_after(protocol, root_dir, task, method).mean(axis=0) for task in results
-            if method in results[task]['variants']]
-    rows[method] = [method] + [f'{b:.3f}' for b in np.mean(best, axis=0)]
+    tasks = [task for task in results if method in results[task]['variants']]
+    best = [_best_after(protocol, root_dir, task, method).mean(axis=0) for task in tasks]
+    distinct, picked = np.mean([_search_facts(protocol, root_dir, task, method)
+                                for task in tasks], axis=0)
+    rows[method] = ([method, f'{distinct:.1f}'] + [f'{b:.3f}' for b in np.mean(best, axis=0)] +
+                    [f'{picked:.3f}'])
   for fraction in (protocol.reach_fraction,) + suite_transfer.LOOSER_FRACTIONS:
     results = suite_experiment.measures(root_dir, dataclasses.replace(
         protocol, reach_fraction=fraction))
@@ -146,8 +167,9 @@ def report(root_dir, protocol, output_dir):
              'random / method'])
   rows = table_rows(root_dir, protocol, results)
   fractions = (protocol.reach_fraction,) + suite_transfer.LOOSER_FRACTIONS
-  summary_header = (['method'] + [f'best after {k} (mean)' for k in CHECKPOINTS] +
-                    ['best after all (mean)'] +
+  summary_header = (['method', 'distinct children (mean)'] +
+                    [f'best after {k} (mean)' for k in CHECKPOINTS] +
+                    ['best after all (mean)', 'its test accuracy (mean)'] +
                     [f'{name} at {f:.0%}' for f in fractions for name in (
                         'random / method (geomean over tasks)',
                         'children (geomean over tasks x seeds)', 'missed')])
