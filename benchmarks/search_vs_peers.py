@@ -82,10 +82,6 @@ def comparison_protocol(root_dir):
                              seeds=_SEEDS.value or protocol.seeds)
 
 
-def _reach(measured):
-  return f'{np.mean(measured["reach"]):.1f} ± {np.std(measured["reach"]):.1f}'
-
-
 def _best_after(protocol, root_dir, task, method):
   """[seeds, len(CHECKPOINTS) + 1] best accuracy after each checkpoint and after all."""
   return np.array([[c[:k].max() for k in CHECKPOINTS] + [c.max()] for c in (
@@ -94,8 +90,9 @@ def _best_after(protocol, root_dir, task, method):
 
 
 def table_rows(root_dir, protocol, results):
-  """One row per (task, method): best after 8 / 32 / all (mean ± std over seeds), children
-  to reach (mean ± std, per seed), and random's mean children / the method's."""
+  """One row per (task, method), as numbers: seeds; the mean and std over seeds of the best
+  after 8 / 32 / all children and of the children to reach; the children to reach per seed
+  ('>' where never reached); and random's mean children / the method's."""
   rows = []
   for task, result in results.items():
     variants = result['variants']
@@ -104,9 +101,18 @@ def table_rows(root_dir, protocol, results):
       ratio = (np.mean(variants['random']['reach']) / np.mean(measured['reach'])
                if 'random' in variants else float('nan'))
       rows.append([task, method, len(measured['reach'])] +
-                  [f'{m:.3f} ± {s:.3f}' for m, s in zip(best.mean(0), best.std(0))] +
-                  [_reach(measured), suite_transfer.reach_counts(measured), f'{ratio:.2f}'])
+                  [v for m, sd in zip(best.mean(0), best.std(0)) for v in (m, sd)] +
+                  [np.mean(measured['reach']), np.std(measured['reach']),
+                   suite_transfer.reach_counts(measured), ratio])
   return rows
+
+
+def _pretty(row):
+  """A table row for reading: means ± std."""
+  task, method, seeds, *numbers, per_seed, ratio = row
+  pairs = [f'{m:.3f} ± {sd:.3f}' for m, sd in zip(numbers[0:6:2], numbers[1:6:2])]
+  return ([task, method, seeds] + pairs + [f'{numbers[6]:.1f} ± {numbers[7]:.1f}', per_seed,
+                                           f'{ratio:.2f}'])
 
 
 def _search_facts(protocol, root_dir, task, method):
@@ -162,9 +168,13 @@ def report(root_dir, protocol, output_dir):
   if not results:
     raise errors.UserError(f'No finished searches of {list(protocol.variants)} in {root_dir}')
   fraction = f'{protocol.reach_fraction:.0%}'
-  header = (['task', 'method', 'seeds'] + [f'best after {k}' for k in CHECKPOINTS] +
-            ['best after all', f'children to {fraction}', 'per seed',
-             'random / method'])
+  after = [f'best after {k}' for k in CHECKPOINTS] + ['best after all']
+  header = (['task', 'method', 'seeds'] + after + [f'children to {fraction}', 'per seed',
+                                                   'random / method'])
+  csv_header = (['task', 'method', 'seeds'] +
+                [f'{name} {stat}' for name in after + [f'children to {fraction}']
+                 for stat in ('mean', 'std')] + [f'children to {fraction} per seed',
+                                                 'random / method'])
   rows = table_rows(root_dir, protocol, results)
   fractions = (protocol.reach_fraction,) + suite_transfer.LOOSER_FRACTIONS
   summary_header = (['method', 'distinct children (mean)'] +
@@ -176,8 +186,9 @@ def report(root_dir, protocol, output_dir):
   summary = summary_rows(root_dir, protocol, results)
   os.makedirs(output_dir, exist_ok=True)
   with open(os.path.join(output_dir, FILENAME + '.csv'), 'w', newline='') as f:
-    csv.writer(f).writerows([header] + rows)
-  lines = (_markdown(header, rows) + [''] + _markdown(summary_header, summary))
+    csv.writer(f).writerows([csv_header] + rows)
+  lines = (_markdown(header, [_pretty(r) for r in rows]) + [''] +
+           _markdown(summary_header, summary))
   with open(os.path.join(output_dir, FILENAME + '.md'), 'w') as f:
     f.write('\n'.join(lines) + '\n')
   suite_transfer.figure(root_dir, protocol, results, output_dir, filename=FILENAME + '.png')
