@@ -130,10 +130,10 @@ def _search_facts(protocol, root_dir, task, method):
 
 def summary_rows(root_dir, protocol, results):
   """Per method: the distinct children of a search, the best accuracy after 8, 32 and all
-  children and the picked child's test accuracy (means over tasks and seeds), and at each
-  fraction of the best known, the
-  geometric mean over tasks of random / method (mean children over seeds), the geometric
-  mean of the children over every (task, seed), and the searches that never reached it."""
+  children and the picked child's test accuracy (means over tasks and seeds); and at each
+  fraction of the best known, the geometric mean over tasks of random / method (mean
+  children over seeds), the geometric mean of the children over every (task, seed), and
+  the searches that never reached it."""
   rows = {}
   for method in protocol.variants:
     tasks = [task for task in results if method in results[task]['variants']]
@@ -143,23 +143,18 @@ def summary_rows(root_dir, protocol, results):
     rows[method] = ([method, f'{distinct:.1f}'] + [f'{b:.3f}' for b in np.mean(best, axis=0)] +
                     [f'{picked:.3f}'])
   for fraction in (protocol.reach_fraction,) + suite_transfer.LOOSER_FRACTIONS:
-    results = suite_experiment.measures(root_dir, dataclasses.replace(
+    at_fraction = suite_experiment.measures(root_dir, dataclasses.replace(
         protocol, reach_fraction=fraction))
-    ratios = suite_experiment.speedups(results, baseline='random')
+    ratios = suite_experiment.speedups(at_fraction, baseline='random')
     for method in protocol.variants:
-      reach = [r for t in results.values() if method in t['variants']
+      reach = [r for t in at_fraction.values() if method in t['variants']
                for r in t['variants'][method]['reach']]
-      missed = [not ok for t in results.values() if method in t['variants']
+      missed = [not ok for t in at_fraction.values() if method in t['variants']
                 for ok in t['variants'][method]['reached']]
       ratio = ratios.get(method, {}).get(None, 1.0 if method == 'random' else float('nan'))
       rows[method] += [f'{ratio:.2f}x', f'{suite_experiment.geometric_mean(reach):.1f}',
                        f'{sum(missed)}/{len(missed)}']
   return list(rows.values())
-
-
-def _markdown(header, rows):
-  return (['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)] +
-          ['| ' + ' | '.join(str(v) for v in row) + ' |' for row in rows])
 
 
 def report(root_dir, protocol, output_dir):
@@ -187,8 +182,8 @@ def report(root_dir, protocol, output_dir):
   os.makedirs(output_dir, exist_ok=True)
   with open(os.path.join(output_dir, FILENAME + '.csv'), 'w', newline='') as f:
     csv.writer(f).writerows([csv_header] + rows)
-  lines = (_markdown(header, [_pretty(r) for r in rows]) + [''] +
-           _markdown(summary_header, summary))
+  lines = (common.markdown_table(header, [_pretty(r) for r in rows]) + [''] +
+           common.markdown_table(summary_header, summary))
   with open(os.path.join(output_dir, FILENAME + '.md'), 'w') as f:
     f.write('\n'.join(lines) + '\n')
   suite_transfer.figure(root_dir, protocol, results, output_dir, filename=FILENAME + '.png')

@@ -30,3 +30,9 @@ def save(figure, output_dir, name):
 def band(axis, children, mean, low, high, label, color):
   axis.plot(children, mean, color=color, label=label)
   axis.fill_between(children, low, high, color=color, alpha=0.2, linewidth=0)
+
+
+def markdown_table(header, rows):
+  """The lines of a markdown table."""
+  return (['| ' + ' | '.join(str(v) for v in header) + ' |', '|' + '---|' * len(header)] +
+          ['| ' + ' | '.join(str(v) for v in row) + ' |' for row in rows])

@@ -103,8 +103,7 @@ def table(root_dir, protocol, results, output_dir):
                    f'{np.mean(measured["best"]):.3f}'])
   with open(os.path.join(output_dir, TABLE + '.csv'), 'w', newline='') as f:
     csv.writer(f).writerows([header] + rows)
-  lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-  lines += ['| ' + ' | '.join(str(v) for v in row) + ' |' for row in rows]
+  lines = common.markdown_table(header, rows)
   with open(os.path.join(output_dir, TABLE + '.md'), 'w') as f:
     f.write('\n'.join(lines) + '\n')
   return lines
