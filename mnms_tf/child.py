@@ -194,8 +194,8 @@ class _TaskModuleCache:
 def _batch_bags(bags, rows):
   """(ids, weights, text in the batch) of the bag entries of a batch's texts."""
   ids, weights, row_splits = bags
-  picked = tf.gather(tf.RaggedTensor.from_row_splits(ids, row_splits), rows)
-  picked_weights = tf.gather(tf.RaggedTensor.from_row_splits(weights, row_splits), rows)
+  picked = tf.gather(tf.RaggedTensor.from_row_splits(ids, row_splits, validate=False), rows)
+  picked_weights = tf.gather(tf.RaggedTensor.from_row_splits(weights, row_splits, validate=False), rows)
   return picked.flat_values, picked_weights.flat_values, tf.cast(picked.value_rowids(), tf.int32)
 
 
@@ -223,63 +223,82 @@ class _FineTunedTable:
 
   def __init__(self, module):
     self.source = module.embeddings
-    self.table = tf.Variable(module.embeddings, trainable=True)
-    self.accumulator = tf.Variable(tf.zeros_like(self.table), trainable=False)
+    # Of unknown shape, so that one trace of a depth serves every module's table.
+    self.table = tf.Variable(module.embeddings, shape=tf.TensorShape([None, None]),
+                             trainable=True)
+    self.accumulator = tf.Variable(tf.zeros_like(self.table), trainable=False,
+                                   shape=tf.TensorShape([None, None]))
     self._changed_rows = None  # None: every row is to be restored
+
+  def variables(self):
+    return self.table, self.accumulator
 
   def reset(self, initial_accumulator_value, rows_to_train):
     if self._changed_rows is None:
       self.table.assign(self.source)
-      self.accumulator.assign(tf.fill(self.accumulator.shape, initial_accumulator_value))
+      self.accumulator.assign(tf.fill(tf.shape(self.source), initial_accumulator_value))
     else:
       rows = self._changed_rows
       self.table.scatter_update(tf.IndexedSlices(tf.gather(self.source, rows), rows))
       self.accumulator.scatter_update(tf.IndexedSlices(
-          tf.fill([tf.size(rows), self.accumulator.shape[1]], initial_accumulator_value), rows))
+          tf.fill([tf.size(rows), tf.shape(self.source)[1]], initial_accumulator_value), rows))
     self._changed_rows = rows_to_train
 
 
-class _Architecture:
-  """A reusable child of one shape: Keras MLP, optimizer slots and traced functions.
+def _any_shape_variable(rank, trainable):
+  return tf.Variable(tf.zeros([0] * rank), shape=tf.TensorShape([None] * rank),
+                     trainable=trainable)
 
-  The traced functions compute the MLP with raw TF ops on its variables (its forward pass
-  equals the Keras model's bit for bit) and spell out their loop and condition (no
-  autograph): tracing, which a search pays once per architecture per worker, takes a
-  third less time. Trained children differ from the Keras-layer version in the last bits
-  (3 of 12 children in benchmarks/child_throughput.py, by at most 0.004 accuracy).
+
+class _Architecture:
+  """A reusable child of one depth: its weights, optimizer slots and traced functions.
+
+  Weights, and the fine-tuned table the functions are handed, have no fixed shape: children
+  of any width, module and number of classes share one trace, so a search traces each
+  depth once per worker (frozen and fine-tuned), not each of the space's shapes. The
+  traced functions compute the MLP with raw TF ops (its forward pass equals a Keras
+  model's bit for bit) and spell out their loop (no autograph): tracing takes a third
+  less time. Trained children differ from the Keras-layer version in the last bits (3 of
+  12 children in benchmarks/child_throughput.py, by at most 0.004 accuracy).
   """
 
-  def __init__(self, input_dim, nlayers, nnodes, num_classes, fine_tuned=None):
-    self.mlp = keras.Sequential(
-        [keras.Input((input_dim,))] +
-        [keras.layers.Dense(nnodes, activation='relu') for _ in range(nlayers)] +
-        [keras.layers.Dense(num_classes)])
-    self.variables = [optimizers.tf_variable(v) for v in self.mlp.trainable_variables]
-    self.fine_tuned = fine_tuned  # a _FineTunedTable, or None for frozen children
-    self.accumulators = [tf.Variable(tf.zeros(v.shape), trainable=False)
+  def __init__(self, nlayers, fine_tuned=None):
+    """`fine_tuned`: for fine-tuned children, a table to trace with (any other fits)."""
+    self.variables = [_any_shape_variable(rank, trainable=True)
+                      for _ in range(nlayers + 1) for rank in (2, 1)]
+    self.accumulators = [_any_shape_variable(v.shape.rank, trainable=False)
                          for v in self.variables]
-    # One trace per architecture, whatever the task's size or the child's length.
+    self.fine_tuned = fine_tuned is not None
     data = ((tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.float32),
-             tf.TensorSpec([None], tf.int64)) if fine_tuned else
-            (tf.TensorSpec([None, input_dim], tf.float32),))
-    self.train_loop = tf.function(self._train_loop, autograph=False, input_signature=[
+             tf.TensorSpec([None], tf.int64)) if self.fine_tuned else
+            (tf.TensorSpec([None, None], tf.float32),))
+    tables = fine_tuned.variables() if self.fine_tuned else ()
+    # Traced here for shapes that fit every call; calls then find this trace.
+    self.train_loop = tf.function(self._train_loop, autograph=False)
+    self.train_loop.get_concrete_function(
         tf.TensorSpec([None, None], tf.int32), data, tf.TensorSpec([None], tf.int32),
-        tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32)])
-    self.logits = tf.function(self._logits, autograph=False,
-                              input_signature=[data, tf.TensorSpec([None], tf.int32)])
+        tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32), tables)
+    self.logits = tf.function(self._logits, autograph=False)
+    self.logits.get_concrete_function(data, tf.TensorSpec([None], tf.int32), tables)
 
-  def reset(self, seed, initial_accumulator_value, rows_to_train=None):
-    """Fresh weights for seed; a fine-tuned child also gets the module's table back."""
-    for i, layer in enumerate(self.mlp.layers):
-      layer.kernel.assign(_glorot(seed, i)(layer.kernel.shape))
-      layer.bias.assign(tf.zeros(layer.bias.shape))
-    for accumulator in self.accumulators:
-      accumulator.assign(tf.fill(accumulator.shape, initial_accumulator_value))
-    if self.fine_tuned:
-      self.fine_tuned.reset(initial_accumulator_value, rows_to_train)
+  def reset(self, seed, layer_sizes, initial_accumulator_value):
+    """Fresh weights of these sizes (input, hidden..., classes) for seed."""
+    for i, (inputs, outputs) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:], strict=True)):
+      self.variables[2 * i].assign(_glorot(seed, i)((inputs, outputs)))
+      self.variables[2 * i + 1].assign(tf.zeros([outputs]))
+    for variable, accumulator in zip(self.variables, self.accumulators):
+      accumulator.assign(tf.fill(tf.shape(variable), initial_accumulator_value))
+
+  def num_params(self):
+    return sum(int(tf.size(v)) for v in self.variables)
+
+  def weights(self):
+    """[kernel, bias] of each Dense layer, as Keras `set_weights` takes them."""
+    values = [v.numpy() for v in self.variables]
+    return [values[i:i + 2] for i in range(0, len(values), 2)]
 
   def _forward(self, inputs):
-    """`self.mlp(inputs)`: Dense layers, ReLU but on the last."""
+    """The MLP: Dense layers, ReLU but on the last."""
     x = inputs
     for i in range(0, len(self.variables), 2):
       x = tf.matmul(x, self.variables[i]) + self.variables[i + 1]
@@ -287,27 +306,29 @@ class _Architecture:
         x = tf.nn.relu(x)
     return x
 
-  def _train_loop(self, batches, data, labels, learning_rate, l2):
+  def _train_loop(self, batches, data, labels, learning_rate, l2, tables):
     """Runs every step; stops at the first non-finite loss. Returns (loss, steps run)."""
     def not_done(step, loss):
       return tf.logical_and(step < tf.shape(batches)[0], tf.math.is_finite(loss))
 
     def one_step(step, loss):
       del loss
-      return step + 1, self._step(batches[step], data, labels, learning_rate, l2)
+      return step + 1, self._step(batches[step], data, labels, learning_rate, l2, tables)
 
     steps, loss = tf.while_loop(not_done, one_step, [tf.constant(0), tf.constant(0.0)])
     return loss, steps
 
-  def _step(self, rows, data, labels, learning_rate, l2):
-    """One proximal Adagrad step on a batch; skips the update when the loss is not finite."""
+  def _step(self, rows, data, labels, learning_rate, l2, tables):
+    """One proximal Adagrad step on a batch. Not guarded against a non-finite loss: that
+    ends the loop and fails the child, whose weights the next child resets."""
     watched = list(self.variables)
     if self.fine_tuned:
       ids, weights, entry_texts = _batch_bags(data, rows)
       distinct, positions = tf.unique(ids)
       combiner = _dense_combiner(positions, entry_texts, weights, tf.size(rows),
                                  tf.size(distinct))
-      table_rows = tf.gather(self.fine_tuned.table, distinct)
+      table, table_accumulator = tables
+      table_rows = tf.gather(table, distinct)
       watched.append(table_rows)
     with tf.GradientTape() as tape:
       if self.fine_tuned:
@@ -318,27 +339,24 @@ class _Architecture:
       loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
           tf.gather(labels, rows), self._forward(inputs)))
 
-    def update():
-      gradients = tape.gradient(loss, watched)
-      updates = [optimizers.apply_proximal_adagrad(variable, accumulator, gradient,
-                                                   learning_rate, 0.0, l2)
-                 for variable, accumulator, gradient in zip(self.variables, self.accumulators,
-                                                            gradients)]
-      if self.fine_tuned:
-        updates.append(optimizers.apply_proximal_adagrad_rows(
-            self.fine_tuned.table, self.fine_tuned.accumulator, distinct, table_rows,
-            gradients[-1], learning_rate, 0.0, l2))
-      with tf.control_dependencies(updates):
-        return tf.identity(loss)
+    gradients = tape.gradient(loss, watched)
+    updates = [optimizers.apply_proximal_adagrad(variable, accumulator, gradient,
+                                                 learning_rate, 0.0, l2)
+               for variable, accumulator, gradient in zip(self.variables, self.accumulators,
+                                                          gradients)]
+    if self.fine_tuned:
+      updates.append(optimizers.apply_proximal_adagrad_rows(
+          table, table_accumulator, distinct, table_rows, gradients[-1], learning_rate, 0.0,
+          l2))
+    with tf.control_dependencies(updates):
+      return tf.identity(loss)
 
-    return tf.cond(tf.math.is_finite(loss), update, lambda: loss)
-
-  def _logits(self, data, rows):
+  def _logits(self, data, rows, tables):
     if self.fine_tuned:
       # Evaluation batches are large: a weighted sum, not a dense combiner.
       ids, weights, entry_texts = _batch_bags(data, rows)
       return self._forward(tf.math.unsorted_segment_sum(
-          tf.gather(self.fine_tuned.table, ids) * weights[:, None], entry_texts, tf.size(rows)))
+          tf.gather(tables[0], ids) * weights[:, None], entry_texts, tf.size(rows)))
     return self._forward(tf.gather(data[0], rows))
 
 
@@ -378,19 +396,17 @@ class ChildTrainer:
       self._caches[key] = _TaskModuleCache(self._module(module_name), splits)
     return self._caches[key]
 
-  def _architecture(self, config, num_classes):
-    module = self._module(config['embedding'])
-    dim = int(module.embeddings.shape[-1])
-    key = (config['embedding'] if config['trainable'] else dim, config['trainable'],
-           config['nlayers'], config['nnodes'] if config['nlayers'] else 0, num_classes)
+  def _fine_tuned_table(self, module_name):
+    if module_name not in self._fine_tuned_tables:
+      self._fine_tuned_tables[module_name] = _FineTunedTable(self._module(module_name))
+    return self._fine_tuned_tables[module_name]
+
+  def _architecture(self, config):
+    key = (config['trainable'], config['nlayers'])
     if key not in self._architectures:
-      fine_tuned = None
-      if config['trainable']:
-        if config['embedding'] not in self._fine_tuned_tables:
-          self._fine_tuned_tables[config['embedding']] = _FineTunedTable(module)
-        fine_tuned = self._fine_tuned_tables[config['embedding']]
-      self._architectures[key] = _Architecture(dim, config['nlayers'], config['nnodes'],
-                                               num_classes, fine_tuned)
+      self._architectures[key] = _Architecture(
+          config['nlayers'],
+          self._fine_tuned_table(config['embedding']) if config['trainable'] else None)
     return self._architectures[key]
 
   def _batches(self, num_rows, iterations, seed):
@@ -401,11 +417,11 @@ class ChildTrainer:
     return tf.constant(np.concatenate(epochs)[:needed].reshape(iterations, self.batch_size),
                        tf.int32)
 
-  def _accuracy(self, architecture, data, labels):
+  def _accuracy(self, architecture, data, labels, tables):
     correct = 0
     for start in range(0, len(labels), self.eval_batch_size):
       rows = tf.range(start, min(start + self.eval_batch_size, len(labels)))
-      predictions = tf.argmax(architecture.logits(data, rows), axis=-1).numpy()
+      predictions = tf.argmax(architecture.logits(data, rows, tables), axis=-1).numpy()
       correct += int(np.sum(predictions == labels[start:start + self.eval_batch_size]))
     return correct / len(labels)
 
@@ -419,15 +435,15 @@ class ChildTrainer:
     result = self.train(task_name, config, seed)
     if result.status != OK:
       return result, None
-    task = task_registry.get_task(task_name)
-    architecture = self._architecture(config, task.num_classes)
-    model = build_keras_child(config, task.num_classes, self.data_dir)
+    architecture = self._architecture(config)
+    model = build_keras_child(config, task_registry.get_task(task_name).num_classes,
+                              self.data_dir)
     dense_layers = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
-    for target, source in zip(dense_layers, architecture.mlp.layers, strict=True):
-      target.set_weights(source.get_weights())
+    for target, weights in zip(dense_layers, architecture.weights(), strict=True):
+      target.set_weights(weights)
     if config['trainable']:
       embedding, = [l for l in model.layers if isinstance(l, layer_lib.HubTextEmbedding)]
-      embedding.module.embeddings.assign(architecture.fine_tuned.table)
+      embedding.module.embeddings.assign(self._fine_tuned_table(config['embedding']).table)
     return result, model
 
   def train(self, task_name, config, seed=0):
@@ -444,22 +460,28 @@ class ChildTrainer:
       cache = self._cache(task_name, config['embedding'])
       data = {s: cache.bags(s) if config['trainable'] else (cache.vectors(s),)
               for s in task_registry.SPLITS}
-      architecture = self._architecture(config, task.num_classes)
-      architecture.reset(seed, self.initial_accumulator_value,
-                         cache.trained_rows() if config['trainable'] else None)
+      architecture = self._architecture(config)
+      layer_sizes = ([int(module.embeddings.shape[-1])] + [config['nnodes']] * config['nlayers']
+                     + [task.num_classes])
+      architecture.reset(seed, layer_sizes, self.initial_accumulator_value)
+      tables = ()
+      if config['trainable']:
+        fine_tuned = self._fine_tuned_table(config['embedding'])
+        fine_tuned.reset(self.initial_accumulator_value, cache.trained_rows())
+        tables = fine_tuned.variables()
       train_labels = cache.splits['train'].labels
       batches = self._batches(len(train_labels), config['iterations'], seed)
       train_started = time.time()
       loss, steps = architecture.train_loop(
           batches, data['train'], tf.constant(train_labels, tf.int32),
           tf.constant(config['learning_rate'], tf.float32),
-          tf.constant(config['regularization'], tf.float32))
+          tf.constant(config['regularization'], tf.float32), tables)
       train_seconds = time.time() - train_started
       if not np.isfinite(loss.numpy()):
         return _failed(result, f'non-finite training loss at step {int(steps)}', started)
-      accuracies = [self._accuracy(architecture, data[s], cache.splits[s].labels)
+      accuracies = [self._accuracy(architecture, data[s], cache.splits[s].labels, tables)
                     for s in ('validation', 'test')]
-      result.num_params = int(architecture.mlp.count_params() + np.prod(module.embeddings.shape))
+      result.num_params = architecture.num_params() + int(np.prod(module.embeddings.shape))
       return _finish(result, *accuracies, train_seconds, self.batch_size, self.reward_exponent,
                      started)
     except Exception as e:  # pylint: disable=broad-except

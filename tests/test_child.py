@@ -73,11 +73,16 @@ def test_architectures_and_tables_are_reused_across_children(tiny_task):
   trainer = child.ChildTrainer()
   for seed in range(3):
     for config in (CONFIG, dict(CONFIG, nnodes=50), dict(CONFIG, trainable=True),
-                   dict(CONFIG, trainable=True, nlayers=0), dict(CONFIG, embedding='es-dim50')):
+                   dict(CONFIG, trainable=True, nlayers=0), dict(CONFIG, embedding='es-dim50'),
+                   dict(CONFIG, trainable=True, embedding='es-dim50', nnodes=50)):
       assert trainer.train('tiny', config, seed=seed).status == child.OK
-  # en-dim50 and es-dim50 share frozen shapes; fine-tuned shapes are per module.
-  assert len(trainer._architectures) == 4  # pylint: disable=protected-access
-  assert len(trainer._fine_tuned_tables) == 1  # pylint: disable=protected-access
+  # One architecture, traced once, per (fine-tuned, depth): whatever the width or module.
+  architectures = trainer._architectures  # pylint: disable=protected-access
+  assert sorted(architectures) == [(False, 1), (True, 0), (True, 1)]
+  for architecture in architectures.values():
+    assert architecture.train_loop.experimental_get_tracing_count() == 1
+    assert architecture.logits.experimental_get_tracing_count() == 1
+  assert len(trainer._fine_tuned_tables) == 2  # pylint: disable=protected-access
 
 
 @pytest.mark.parametrize('trainable', [False, True])
