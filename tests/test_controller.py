@@ -120,7 +120,7 @@ def test_transfer_samples_good_models_sooner_than_a_search_from_scratch(tmp_path
   transferred, scratch = [], []
   for seed in SEEDS:
     pretrained_dir = tmp_path / f'pretrained_{seed}'
-    _search(pretrained_dir, {'a': TARGET_A, 'b': TARGET_B}, 4800, seed=seed,
+    _search(pretrained_dir, {'a': TARGET_A, 'b': TARGET_B}, BUDGET, seed=seed,
             accuracy=accuracy)
     for samples, init_from in ((transferred, pretrained_dir), (scratch, None)):
       _, done = _search(tmp_path / f'c_{seed}_{bool(init_from)}', {'c': TARGET_C}, 3200,
