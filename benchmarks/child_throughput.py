@@ -16,7 +16,9 @@ from absl import flags
 import numpy as np
 
 from mnms_tf import child
+from mnms_tf import errors
 from mnms_tf import search_space
+from mnms_tf.tasks import registry as task_registry
 
 _NUM_CONFIGS = flags.DEFINE_integer('num_configs', 12, 'Configs to train with each path.')
 _TASK = flags.DEFINE_string('task', 'rt_snippets', 'Task to train on.')
@@ -58,6 +60,10 @@ def _report(label, configs, naive, naive_seconds, fast, fast_seconds):
 
 def main(argv):
   del argv
+  try:
+    task_registry.get_task(_TASK.value)
+  except errors.UserError as e:
+    errors.exit_with('child_throughput', e)
   configs = sample_configs(_NUM_CONFIGS.value, _SEED.value)
   trainer = child.ChildTrainer()
   runs = {}
@@ -67,6 +73,10 @@ def main(argv):
   for label, (naive, naive_seconds, fast, fast_seconds) in runs.items():
     _report(f'{label} pass', configs, naive, naive_seconds, fast, fast_seconds)
   naive, _, fast, _ = runs['cold']
+  failed = [r for r in naive + fast if r.status != child.OK]
+  if failed:
+    errors.exit_with('child_throughput',
+                     f'{len(failed)} children failed, e.g.: {failed[0].message}')
   gaps = [abs(a.val_accuracy - b.val_accuracy) for a, b in zip(naive, fast)]
   print(f'\nvalidation accuracy: keras mean {np.mean([r.val_accuracy for r in naive]):.3f}, '
         f'fast mean {np.mean([r.val_accuracy for r in fast]):.3f}, '

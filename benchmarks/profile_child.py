@@ -19,6 +19,8 @@ from absl import logging
 import tensorflow as tf
 
 from mnms_tf import child
+from mnms_tf import errors
+from mnms_tf import search_space
 
 _TASK = flags.DEFINE_string('task', 'polarity_reviews', 'Task.')
 _EMBEDDING = flags.DEFINE_string('embedding', 'en-dim128', 'Module slot.')
@@ -51,8 +53,14 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   config = dict(embedding=_EMBEDDING.value, trainable=_TRAINABLE.value, nlayers=1, nnodes=100,
                 learning_rate=0.1, iterations=_ITERATIONS.value, regularization=1e-4)
+  try:
+    config = search_space.SearchSpace().validate(config)
+  except errors.UserError as e:
+    errors.exit_with('profile_child', e)
   trainer = child.ChildTrainer()
-  trainer.train(_TASK.value, config, seed=0)
+  warm_up = trainer.train(_TASK.value, config, seed=0)
+  if warm_up.status != child.OK:
+    errors.exit_with('profile_child', f'the child failed: {warm_up.message}')
   tf.profiler.experimental.start(_LOGDIR.value)
   result = trainer.train(_TASK.value, config, seed=1)
   tf.profiler.experimental.stop()
