@@ -35,8 +35,8 @@ _import_tensorflow_quietly()
 class _LibraryNoise(logging.Filter):
   """Drops INFO notes that tfds and TF checkpoints log per dataset load and per save, TF's
   retracing warning, which a worker's child architectures (one per depth, each traced
-  once: child.py) can trigger by design, and gin's error for an `include` that is not a package resource, logged
-  before gin finds the file on its search path (gin/)."""
+  once: child.py) can trigger by design, and gin's error for an `include` that is not a
+  package resource, logged before gin finds the file on its search path (gin/)."""
   _INFO_FROM = ('dataset_info.py', 'reader.py', 'logging_logger.py', 'functional_saver.py',
                 'resource_reader.py')
 
