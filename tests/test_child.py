@@ -8,8 +8,10 @@ import gin
 import numpy as np
 import pytest
 
+import conftest
 from mnms_tf import child
 from mnms_tf import search_space
+from mnms_tf.embeddings import module_builder
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = {'embedding': 'en-dim50', 'trainable': False, 'nlayers': 1, 'nnodes': 10,
@@ -69,7 +71,13 @@ def test_a_fine_tuned_child_after_one_on_another_task_equals_a_fresh_one(tiny_ta
   np.testing.assert_array_equal(tables[0].accumulator.numpy(), tables[1].accumulator.numpy())
 
 
-def test_architectures_and_tables_are_reused_across_children(tiny_task):
+def test_architectures_and_tables_are_reused_across_children(tiny_task, tiny_module, tmp_path):
+  wider = str(tmp_path / 'wider')  # es-dim50: a module of another width and vocabulary
+  module_builder.save_module(wider, conftest.TINY_WORDS[:4], np.ones((4, 6), np.float32), 2,
+                             {'name': 'wider'})
+  with gin.unlock_config():
+    gin.bind_parameter('module_handles.handles',
+                       {'en-dim50': tiny_module[0], 'es-dim50': wider})
   trainer = child.ChildTrainer()
   for seed in range(3):
     for config in (CONFIG, dict(CONFIG, nnodes=50), dict(CONFIG, trainable=True),
@@ -77,12 +85,13 @@ def test_architectures_and_tables_are_reused_across_children(tiny_task):
                    dict(CONFIG, trainable=True, embedding='es-dim50', nnodes=50)):
       assert trainer.train('tiny', config, seed=seed).status == child.OK
   # One architecture, traced once, per (fine-tuned, depth): whatever the width or module.
+  tables = trainer._fine_tuned_tables.values()  # pylint: disable=protected-access
+  assert sorted(t.table.numpy().shape for t in tables) == [(4 + 2, 6), (6 + 3, 4)]  # + OOV rows
   architectures = trainer._architectures  # pylint: disable=protected-access
   assert sorted(architectures) == [(False, 1), (True, 0), (True, 1)]
   for architecture in architectures.values():
     assert architecture.train_loop.experimental_get_tracing_count() == 1
     assert architecture.logits.experimental_get_tracing_count() == 1
-  assert len(trainer._fine_tuned_tables) == 2  # pylint: disable=protected-access
 
 
 @pytest.mark.parametrize('trainable', [False, True])
