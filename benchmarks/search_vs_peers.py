@@ -128,16 +128,17 @@ def _search_facts(protocol, root_dir, task, method):
   return np.mean(distinct), np.mean(picked)
 
 
-def summary_rows(root_dir, protocol, results):
+def summary_rows(root_dir, protocol, results, rows_per_task):
   """Per method: the distinct children of a search, the best accuracy after 8, 32 and all
-  children and the picked child's test accuracy (means over tasks and seeds); and at each
+  children (from `table_rows`) and the picked child's test accuracy (means over tasks and
+  seeds); and at each
   fraction of the best known, the geometric mean over tasks of random / method (mean
   children over seeds), the geometric mean of the children over every (task, seed), and
   the searches that never reached it."""
   rows = {}
   for method in protocol.variants:
     tasks = [task for task in results if method in results[task]['variants']]
-    best = [_best_after(protocol, root_dir, task, method).mean(axis=0) for task in tasks]
+    best = [row[3:9:2] for row in rows_per_task if row[1] == method]  # the means
     distinct, picked = np.mean([_search_facts(protocol, root_dir, task, method)
                                 for task in tasks], axis=0)
     rows[method] = ([method, f'{distinct:.1f}'] + [f'{b:.3f}' for b in np.mean(best, axis=0)] +
@@ -178,7 +179,7 @@ def report(root_dir, protocol, output_dir):
                     [f'{name} at {f:.0%}' for f in fractions for name in (
                         'random / method (geomean over tasks)',
                         'children (geomean over tasks x seeds)', 'missed')])
-  summary = summary_rows(root_dir, protocol, results)
+  summary = summary_rows(root_dir, protocol, results, rows)
   os.makedirs(output_dir, exist_ok=True)
   with open(os.path.join(output_dir, FILENAME + '.csv'), 'w', newline='') as f:
     csv.writer(f).writerows([csv_header] + rows)
