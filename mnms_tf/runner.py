@@ -326,6 +326,8 @@ def search(root_dir, budget, evaluator, tasks=None, create_controller=None,
       stored.setdefault('num_initial_configs', num_initial_configs)
       stored.setdefault('value_network', None)
       stored.setdefault('configs_from', None)
+      if 'trainer' in stored['evaluator']:  # children from before it never trained it
+        stored['evaluator']['trainer'].setdefault('whole_vocabulary_share', None)
       run.check_resume(stored, wanted)
       info = stored
     else:

@@ -10,17 +10,22 @@ with the config as one distribution per search-space parameter (one-hot for a st
 trial; the softmax of free logits during the ascent). Output: the predicted validation
 accuracy, fitted by squared error; with `ValueNetworkSettings.loss = 'pairwise'` by the pairwise
 ranking loss of arXiv 1911.11481 instead, and then a score that orders one task's configs,
-not an accuracy.
+not an accuracy. `ensemble_size` networks of consecutive seeds are fitted alike; the
+prediction is their mean.
 
 Inference (`suggest`): Adam ascent on the logits from `restarts` seeded random starts
 (optionally plus an entropy bonus), each projected to a config by argmax per parameter;
-these and their one-parameter neighbours are ranked by the network, and the top k distinct
-(by config hash) are returned with their predictions.
+these and their one-parameter neighbours are ranked, and the top k distinct (by config
+hash) are returned with their predictions. Both the ascent and the ranking maximise the
+ensemble's mean minus `AscentSettings.pessimism` times its spread (standard deviation):
+on a new task, the configs the networks agree on. The papers fit one network (ensemble of
+1, pessimism 0); our default of 8 and 1 is what the suite's held-out tasks measured best
+(README, "Architecture inference").
 
 A fitted network is a directory: value_network.json (settings, the run directories and
 tasks it learned from, its trial count, the task representations and their
-standardisation, the search space) and checkpoints/ (`run_dir.Checkpointer`: weights,
-optimizer, epoch). `fit` resumes an interrupted fit and ends with the weights of an
+standardisation, the search space) and checkpoints/ (`run_dir.Checkpointer`: every
+member's weights and optimizer, epoch). `fit` resumes an interrupted fit and ends with the weights of an
 uninterrupted one (each epoch shuffles by (seed, epoch)).
 """
 import dataclasses
@@ -59,14 +64,18 @@ class ValueNetworkSettings:
   epochs: int = 500
   batch_size: int = 128
   learning_rate: float = 0.01
-  seed: int = 0
+  seed: int = 0  # member k: seed + k
   checkpoint_every: int = 50  # epochs
+  ensemble_size: int = 8
 
   def __post_init__(self):
     object.__setattr__(self, 'hidden_units', tuple(self.hidden_units))
     if self.loss not in LOSSES:
       raise ValueNetworkError(f'ValueNetworkSettings.loss must be one of {LOSSES}, got '
                               f'{self.loss!r}')
+    if self.ensemble_size < 1:
+      raise ValueNetworkError(f'ValueNetworkSettings.ensemble_size must be at least 1, got '
+                              f'{self.ensemble_size}')
 
 
 @gin.configurable
@@ -77,6 +86,7 @@ class AscentSettings:
   learning_rate: float = 0.3
   restarts: int = 16
   entropy_weight: float = 0.0
+  pessimism: float = 1.0
   seed: int = 0
 
 
@@ -151,31 +161,46 @@ class ValueNetwork:
 
   def __init__(self, model_dir, info):
     self.model_dir, self.info = model_dir, info
-    self.settings = ValueNetworkSettings(**info['settings'])
+    self.settings = _stored_settings(info)
     self.space = search_space.SearchSpace(**info['search_space'])
     self.low = np.array(info['feature_low'], np.float32)
     self.span = np.array(info['feature_span'], np.float32)
-    self.model = Scorer(len(self.low), self.settings)
-    self.model(tf.zeros([1, len(self.low) + sum(self.space.sizes)]))  # builds the weights
-    self.optimizer = keras.optimizers.Adam(self.settings.learning_rate)
-    self.optimizer.build(self.model.trainable_variables)
+    self.members = [Scorer(len(self.low), self._member_settings(k))
+                    for k in range(self.settings.ensemble_size)]
+    self.optimizers = []
+    for member in self.members:
+      member(tf.zeros([1, len(self.low) + sum(self.space.sizes)]))  # builds the weights
+      self.optimizers.append(keras.optimizers.Adam(self.settings.learning_rate))
+      self.optimizers[-1].build(member.trainable_variables)
     self.epoch = tf.Variable(0, dtype=tf.int64)
+    # Member 0 under the names of a single network's checkpoint.
+    tracked = {f'{name}{f"_{k}" if k else ""}': value for k, pair in enumerate(
+        zip(self.members, self.optimizers)) for name, value in zip(('model', 'optimizer'), pair)}
     self.checkpointer = run_dir_lib.Checkpointer(
-        os.path.join(model_dir, CHECKPOINTS), tf.train.Checkpoint(
-            model=self.model, optimizer=self.optimizer, epoch=self.epoch), max_to_keep=2)
+        os.path.join(model_dir, CHECKPOINTS), tf.train.Checkpoint(epoch=self.epoch, **tracked),
+        max_to_keep=2)
     self.checkpointer.restore('the value network')
+
+  def _member_settings(self, k):
+    return dataclasses.replace(self.settings, seed=self.settings.seed + k)
 
   def task_features(self, representation):
     """Scaled to [0, 1] over the training tasks; a new task's clipped to that range, so
     that the network is never asked to extrapolate."""
     return np.clip((np.asarray(representation, np.float32) - self.low) / self.span, 0, 1)
 
-  def predict(self, representation, distributions):
-    """Predicted accuracies [N] of configs given as [N, sum(sizes)] distributions."""
+  def predict(self, representation, distributions, pessimism=0.0):
+    """Predicted accuracies [N] of configs given as [N, sum(sizes)] distributions: the
+    members' mean, less `pessimism` times their standard deviation."""
     distributions = tf.convert_to_tensor(distributions, tf.float32)
     features = tf.tile(self.task_features(representation)[None],
                        [tf.shape(distributions)[0], 1])
-    return self.model(tf.concat([features, distributions], axis=1))
+    inputs = tf.concat([features, distributions], axis=1)
+    scores = tf.stack([member(inputs) for member in self.members])
+    predicted = tf.reduce_mean(scores, axis=0)
+    if pessimism:
+      predicted -= pessimism * tf.math.reduce_std(scores, axis=0)
+    return predicted
 
   def fit(self, trials):
     """Trains to `settings.epochs`, from the last checkpoint if there is one."""
@@ -184,22 +209,27 @@ class ValueNetwork:
     inputs = np.concatenate([features, one_hot(trials.actions, self.space.sizes)], axis=1)
     groups = np.unique(trials.tasks, return_inverse=True)[1]
 
-    @tf.function(autograph=False)
-    def step(x, y, g):
-      with tf.GradientTape() as tape:
-        scores = self.model(x, training=True)
-        loss = (losses.squared_error(scores, y) if self.settings.loss == 'mse' else
-                losses.pairwise_ranking_loss(scores, y, g))
-      variables = self.model.trainable_variables
-      self.optimizer.apply(tape.gradient(loss, variables), variables)
-      return loss
+    def step_of(member, optimizer):
+      @tf.function(autograph=False)
+      def step(x, y, g):
+        with tf.GradientTape() as tape:
+          scores = member(x, training=True)
+          loss = (losses.squared_error(scores, y) if self.settings.loss == 'mse' else
+                  losses.pairwise_ranking_loss(scores, y, g))
+        variables = member.trainable_variables
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss
+      return step
 
+    steps = [step_of(m, o) for m, o in zip(self.members, self.optimizers)]
     size = self.settings.batch_size
     while int(self.epoch) < self.settings.epochs:
-      order = np.random.default_rng([self.settings.seed, int(self.epoch)]).permutation(
-          len(inputs))
-      epoch_losses = [float(step(inputs[b], trials.accuracies[b], groups[b]))
-                      for b in (order[k:k + size] for k in range(0, len(order), size))]
+      epoch_losses = []
+      for k, step in enumerate(steps):
+        order = np.random.default_rng([self._member_settings(k).seed, int(self.epoch)]
+                                      ).permutation(len(inputs))
+        epoch_losses += [float(step(inputs[b], trials.accuracies[b], groups[b]))
+                         for b in (order[i:i + size] for i in range(0, len(order), size))]
       self.epoch.assign_add(1)
       done = int(self.epoch)
       if done % self.settings.checkpoint_every == 0 or done == self.settings.epochs:
@@ -221,7 +251,8 @@ class ValueNetwork:
       with tf.GradientTape() as tape:
         blocks = tf.split(logits, sizes, axis=1)
         objective = self.predict(representation,
-                                 tf.concat([tf.nn.softmax(b) for b in blocks], axis=1))
+                                 tf.concat([tf.nn.softmax(b) for b in blocks], axis=1),
+                                 ascent.pessimism)
         loss = -tf.reduce_sum(objective + ascent.entropy_weight * losses.policy_entropy(blocks))
       optimizer.apply([tape.gradient(loss, logits)], [logits])
     starts = np.stack([np.argmax(b, axis=1) for b in tf.split(logits, sizes, axis=1)], axis=1)
@@ -231,8 +262,10 @@ class ValueNetwork:
         config = self.space.to_config(neighbour)
         candidates.setdefault(self.space.config_hash(config), neighbour)
     actions = np.array(list(candidates.values()))
-    predictions = self.predict(representation, one_hot(actions, sizes)).numpy()
-    order = np.argsort(-predictions, kind='stable')[:top_k]
+    distributions = one_hot(actions, sizes)
+    scores = self.predict(representation, distributions, ascent.pessimism).numpy()
+    predictions = self.predict(representation, distributions).numpy()
+    order = np.argsort(-scores, kind='stable')[:top_k]
     return [(self.space.to_config(actions[k]), float(predictions[k])) for k in order]
 
 
@@ -243,6 +276,11 @@ def _neighbours(actions, sizes):
     for choice in range(size):
       if choice != actions[k]:
         yield [choice if j == k else a for j, a in enumerate(actions)]
+
+
+def _stored_settings(info):
+  """A network stored before ensembles is one network."""
+  return ValueNetworkSettings(**{'ensemble_size': 1, **info['settings']})
 
 
 def fit(model_dir, run_dirs, representations, space, exclude_tasks=(), settings=None):
@@ -265,6 +303,7 @@ def fit(model_dir, run_dirs, representations, space, exclude_tasks=(), settings=
   if os.path.exists(path):
     with open(path) as f:
       stored = json.load(f)
+    stored['settings'] = json.loads(json.dumps(dataclasses.asdict(_stored_settings(stored))))
     if stored != info:
       differences = sorted(k for k in set(stored) | set(info) if stored.get(k) != info.get(k))
       raise ValueNetworkError(f'{model_dir} holds a value network of other {differences}; '

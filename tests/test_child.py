@@ -88,10 +88,39 @@ def test_architectures_and_tables_are_reused_across_children(tiny_task, tiny_mod
   tables = trainer._fine_tuned_tables.values()  # pylint: disable=protected-access
   assert sorted(t.table.numpy().shape for t in tables) == [(4 + 2, 6), (6 + 3, 4)]  # + OOV rows
   architectures = trainer._architectures  # pylint: disable=protected-access
-  assert sorted(architectures) == [(False, 1), (True, 0), (True, 1)]
+  # The tiny task's batch of 100 holds its whole vocabulary.
+  assert sorted(architectures) == [(False, 1, False), (True, 0, True), (True, 1, True)]
   for architecture in architectures.values():
     assert architecture.train_loop.experimental_get_tracing_count() == 1
     assert architecture.logits.experimental_get_tracing_count() == 1
+
+
+def test_training_the_whole_vocabulary_equals_training_each_batch_rows(tiny_task):
+  """Batches of 2 texts miss most rows: those must keep their values despite L2."""
+  config = dict(CONFIG, trainable=True, regularization=0.01, iterations=100)
+  trained = {}
+  for share in (0.0, None):  # always, never the whole vocabulary
+    trainer = child.ChildTrainer(batch_size=2, whole_vocabulary_share=share)
+    result = trainer.train('tiny', config, seed=0)
+    assert result.status == child.OK, result.message
+    table = trainer._fine_tuned_tables['en-dim50']  # pylint: disable=protected-access
+    trained[share] = result, table.table.numpy(), table.accumulator.numpy()
+    assert list(trainer._architectures) == [(True, 1, share == 0.0)]  # pylint: disable=protected-access
+  (whole, whole_table, whole_accumulator), (rows, rows_table, rows_accumulator) = (
+      trained[0.0], trained[None])
+  assert whole.val_accuracy == rows.val_accuracy and whole.test_accuracy == rows.test_accuracy
+  np.testing.assert_allclose(whole_table, rows_table, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(whole_accumulator, rows_accumulator, rtol=1e-5)
+
+
+def test_expected_batch_share_by_hand():
+  # 4 texts; id 0 in 3 of them, ids 1 and 2 in one each.
+  frequencies, texts = [3, 1, 1], 4
+  assert child.expected_batch_share(frequencies, texts, 1) == pytest.approx((3 / 4 + 2 / 4) / 3)
+  # A batch of 2 misses id 0 never, id 1 with P = C(3, 2) / C(4, 2) = 1/2.
+  assert child.expected_batch_share(frequencies, texts, 2) == pytest.approx((1 + 0.5 + 0.5) / 3)
+  assert child.expected_batch_share(frequencies, texts, 4) == pytest.approx(1.0)
+  assert child.expected_batch_share(frequencies, texts, 100) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize('trainable', [False, True])

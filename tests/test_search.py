@@ -282,6 +282,23 @@ def test_bad_input_is_a_specific_error_and_leaves_the_run_alone(search_gin, tmp_
   assert (tmp_path / 'broken' / store_lib.FILENAME).read_bytes() == b'not a database' * 100
 
 
+def test_a_run_from_before_whole_vocabulary_training_resumes_only_without_it(search_gin,
+                                                                            tmp_path):
+  _parse(search_gin)
+  root = tmp_path / 'run'
+  _search(root, 1)
+  info = json.loads((root / run_dir.RUN_INFO).read_text())
+  del info['evaluator']['trainer']['whole_vocabulary_share']
+  (root / run_dir.RUN_INFO).write_text(json.dumps(info))
+  with pytest.raises(runner.RunDirError,
+                     match='evaluator.trainer.whole_vocabulary_share: stored None, now 0.75'):
+    _search(root, 2)
+  with gin.unlock_config():
+    gin.parse_config('ChildTrainer.whole_vocabulary_share = None')
+  _search(root, 2)
+  assert sorted({r['iteration'] for r in _rows(root)}) == [0, 1]
+
+
 def test_trial_store_refuses_a_second_copy_and_finds_the_best(tmp_path):
   def result(val, status='ok'):
     config = {'x': val}

@@ -58,7 +58,7 @@ def trained(tmp_path_factory):
                 children_per_iteration=8, seed=0, checkpoint_every=1000)
   representations = {t: evaluator.task_representation(t) for t in TARGETS}
   network = value_network.fit(str(root / 'network'), [str(root / 'run')], representations,
-                              SPACE)
+                              SPACE, settings=value_network.ValueNetworkSettings(ensemble_size=3))
   return root, representations, network
 
 
@@ -73,8 +73,13 @@ def test_the_ascent_finds_a_held_out_tasks_best_config(trained):
   for task in HELD_OUT:
     suggestions = network.suggest(representations[task], top_k=3)
     assert len({SPACE.config_hash(c) for c, _ in suggestions}) == 3
-    predicted = [p for _, p in suggestions]
-    assert predicted == sorted(predicted, reverse=True)
+    suggested = value_network.one_hot([SPACE.to_actions(c) for c, _ in suggestions],
+                                      SPACE.sizes)
+    np.testing.assert_allclose([p for _, p in suggestions],
+                               network.predict(representations[task], suggested), rtol=1e-6)
+    scores = list(network.predict(representations[task], suggested,
+                                  value_network.AscentSettings().pessimism).numpy())
+    assert scores == sorted(scores, reverse=True)
     real = [CLEAN(TARGETS[task], SPACE.to_actions(c), 0) for c, _ in suggestions]
     median_random = np.median([CLEAN(TARGETS[task], a, 0) for a in actions])
     # The best is 0.9; missing one of the two least important choices costs 0.02 or 0.04.
@@ -122,8 +127,42 @@ def test_an_interrupted_fit_resumes_to_the_same_weights(trained, tmp_path):
   resumed = value_network.fit(str(tmp_path / 'resumed'), [str(root / 'run')],
                               representations, SPACE, settings=settings)
   assert int(resumed.epoch) == 6
-  for a, b in zip(whole.model.weights, resumed.model.weights, strict=True):
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
+  for whole_member, resumed_member in zip(whole.members, resumed.members, strict=True):
+    for a, b in zip(whole_member.weights, resumed_member.weights, strict=True):
+      np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_an_ensemble_predicts_its_mean_less_pessimism_times_its_spread(trained):
+  _, representations, network = trained
+  inputs = value_network.one_hot(_random_configs(50), SPACE.sizes)
+  features = np.tile(network.task_features(representations['t33']), (50, 1))
+  members = np.stack([m(np.concatenate([features, inputs], axis=1)).numpy()
+                      for m in network.members])
+  assert len(members) == 3 and np.ptp(members, axis=0).min() > 0  # they differ
+  np.testing.assert_allclose(network.predict(representations['t33'], inputs),
+                             members.mean(axis=0), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(network.predict(representations['t33'], inputs, pessimism=2.0),
+                             members.mean(axis=0) - 2.0 * members.std(axis=0),
+                             rtol=1e-5, atol=1e-6)
+
+
+def test_a_network_stored_before_ensembles_loads_as_one_network(trained, tmp_path):
+  root, representations, _ = trained
+  single = value_network.fit(str(tmp_path / 'single'), [str(root / 'run')], representations,
+                             SPACE, settings=value_network.ValueNetworkSettings(
+                                 epochs=3, ensemble_size=1))
+  path = tmp_path / 'single' / value_network.INFO
+  info = json.loads(path.read_text())
+  del info['settings']['ensemble_size']
+  path.write_text(json.dumps(info))
+  loaded = value_network.load(str(tmp_path / 'single'))
+  inputs = value_network.one_hot(_random_configs(20), SPACE.sizes)
+  assert len(loaded.members) == 1
+  np.testing.assert_array_equal(loaded.predict(representations['t33'], inputs),
+                                single.predict(representations['t33'], inputs))
+  with pytest.raises(value_network.ValueNetworkError, match=r"other \['settings'\]"):
+    value_network.fit(str(tmp_path / 'single'), [str(root / 'run')], representations, SPACE,
+                      settings=value_network.ValueNetworkSettings(epochs=3))
 
 
 def test_a_search_evaluates_the_suggestions_first(trained, tmp_path):
