@@ -25,8 +25,8 @@ on a new task, the configs the networks agree on. The papers fit one network (en
 A fitted network is a directory: value_network.json (settings, the run directories and
 tasks it learned from, its trial count, the task representations and their
 standardisation, the search space) and checkpoints/ (`run_dir.Checkpointer`: every
-member's weights and optimizer, epoch). `fit` resumes an interrupted fit and ends with the weights of an
-uninterrupted one (each epoch shuffles by (seed, epoch)).
+member's weights and optimizer, epoch). `fit` resumes an interrupted fit and ends with the
+weights of an uninterrupted one (each epoch shuffles by (member seed, epoch)).
 """
 import dataclasses
 import json
