@@ -15,8 +15,9 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from mnms_tf import child
-from mnms_tf import search_space
+from mnms_tf.children import result as result_lib
+from mnms_tf.children import space as search_space
+from mnms_tf.children import trainer as child
 
 _NUM_CHILDREN = flags.DEFINE_integer('num_children', 2000, 'Children to train.')
 _ITERATIONS = flags.DEFINE_integer('iterations', 100, 'Training steps of every child.')
@@ -39,7 +40,7 @@ def main(argv):
   print(f'{"children":>8} {"RSS MiB":>8} {"children/min":>12} {"failed":>6}', flush=True)
   for i in range(1, _NUM_CHILDREN.value + 1):
     result = trainer.train(_TASKS[i % 2], space.sample(rng), seed=i)
-    failed += result.status != child.OK
+    failed += result.status != result_lib.OK
     if i % _REPORT_EVERY.value == 0 or i == 1:
       samples.append((i, rss_mib()))
       print(f'{i:8d} {samples[-1][1]:8.0f} {60 * i / (time.time() - started):12.1f} {failed:6d}',

@@ -15,10 +15,11 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from mnms_tf import child
+from mnms_tf.children import result as result_lib
+from mnms_tf.children import space as search_space
+from mnms_tf.children import trainer as child
+from mnms_tf.data.tasks import registry as task_registry
 from mnms_tf import errors
-from mnms_tf import search_space
-from mnms_tf.tasks import registry as task_registry
 
 _NUM_CONFIGS = flags.DEFINE_integer('num_configs', 12, 'Configs to train with each path.')
 _TASK = flags.DEFINE_string('task', 'rt_snippets', 'Task to train on.')
@@ -73,7 +74,7 @@ def main(argv):
   for label, (naive, naive_seconds, fast, fast_seconds) in runs.items():
     _report(f'{label} pass', configs, naive, naive_seconds, fast, fast_seconds)
   naive, _, fast, _ = runs['cold']
-  failed = [r for r in naive + fast if r.status != child.OK]
+  failed = [r for r in naive + fast if r.status != result_lib.OK]
   if failed:
     errors.exit_with('child_throughput',
                      f'{len(failed)} children failed, e.g.: {failed[0].message}')

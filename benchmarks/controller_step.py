@@ -16,10 +16,10 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from mnms_tf import agent as agent_lib
-from mnms_tf import child
-from mnms_tf import search_space
-from mnms_tf import synthetic
+from mnms_tf.children import space as search_space
+from mnms_tf.children import trainer as child
+from mnms_tf.controllers import agent as agent_lib
+from mnms_tf.evaluation import synthetic
 
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 8, 'Configs sampled per iteration.')
 _ITERATIONS = flags.DEFINE_integer('iterations', 100, 'Timed controller iterations.')

@@ -1,16 +1,17 @@
-r"""Transfer (random or warm-started task embedding) vs scratch on synthetic children, through the real runner: samples until a new
-task c is done.
+r"""Transfer (random or warm-started task embedding) vs scratch on synthetic children,
+through the real runner: samples until a new task c is done.
 
   python benchmarks/controller_transfer.py [--seeds=5] [--budget=4800] [--root_dir=DIR] \
       [--gin_bindings='AgentSettings.keep_optimizer_state = False']
 
-For each seed and each of two accuracy shapes (mnms_tf/synthetic.py), a controller learns
+For each seed and each of two accuracy shapes (mnms_tf/evaluation/synthetic.py), a controller learns
 tasks a and b (targets differing in every parameter); then task c (a's target but for the
 first and fourth choices, which neither a nor b uses) is searched by that controller
 transferred (new task embedding, empty replay bank), by it warm-started (c's embedding
-starts as that of its most similar task, a: `search.task_embedding_init='nearest'`) and
-by a fresh controller of the same seed. Every search is a real `runner.search` with `synthetic.SyntheticChildren` as its
-evaluator (run directories under --root_dir, resumable). Two measures, side by side:
+starts as that of its most similar task, a: `search.task_embedding_init='nearest'`) and by a
+fresh controller of the same seed. Every search is a real `runner.search` with
+`synthetic.SyntheticChildren` as its evaluator (run directories under --root_dir,
+resumable). Two measures, side by side:
 - match accuracy (every parameter equal, no noise), until *solved*: greedy decoding is
   c's target and every target choice has probability >= 0.9;
 - accuracy-like (unequal importances, noise), until the controller *samples good
@@ -26,10 +27,10 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from mnms_tf import configs
-from mnms_tf import runner
-from mnms_tf import search_space
-from mnms_tf import synthetic
+from mnms_tf.children import space as search_space
+from mnms_tf import cli
+from mnms_tf.evaluation import synthetic
+from mnms_tf.search import runner
 
 _SEEDS = flags.DEFINE_integer('seeds', 5, 'Seeds to average over.')
 _BUDGET = flags.DEFINE_integer('budget', 4800, 'Samples allowed for each search.')
@@ -37,15 +38,16 @@ _REWARD_TARGET = flags.DEFINE_float('reward_target', 0.62, 'Mean sampled accurac
                                     'that counts as done.')
 _ROOT_DIR = flags.DEFINE_string('root_dir', None, 'Where the run directories go (default: a '
                                 'new temporary directory).')
-configs.define_gin_flags()
+cli.define_gin_flags()
 
 
 def _search(root_dir, targets, budget, seed, accuracy, until, init_from=None,
             task_embedding_init='random'):
   """Samples the search needed until `until`, or None within `budget`."""
-  evaluator = synthetic.SyntheticChildren(dict(synthetic.example_targets(
-      search_space.SearchSpace().sizes), **targets), accuracy)
+  all_targets = dict(synthetic.example_targets(search_space.SearchSpace().sizes), **targets)
+  evaluator = synthetic.SyntheticChildren(all_targets, accuracy)
   summary = runner.search(root_dir, runner.Budget(children=budget, until=until), evaluator,
+                          task_features=synthetic.SyntheticTaskFeatures(all_targets),
                           tasks=list(targets), seed=seed, init_from=init_from,
                           checkpoint_every=100, task_embedding_init=task_embedding_init)
   return summary['children'] if summary['stopped_by'] == 'until' else None
@@ -67,7 +69,7 @@ def transfer_vs_scratch(root_dir, seed, targets, budget, accuracy, done):
 
 def main(argv):
   del argv
-  configs.parse_gin_flags()
+  cli.parse_gin_flags()
   targets = synthetic.example_targets(search_space.SearchSpace().sizes)
   budget = _BUDGET.value
   root_dir = _ROOT_DIR.value or tempfile.mkdtemp(prefix='controller_transfer_')

@@ -14,12 +14,13 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from mnms_tf.children import space as search_space
+from mnms_tf import cli
+from mnms_tf.evaluation import ray_pool
+from mnms_tf.evaluation import workers
 from mnms_tf import paths
-from mnms_tf import ray_pool
-from mnms_tf import search_space
-from mnms_tf import workers
 
-_WORKERS = flags.DEFINE_integer('workers', 2, 'Worker processes of the parallel pool.')
+_WORKERS = cli.define_workers(2)
 _NUM_CHILDREN = flags.DEFINE_integer('num_children', 16, 'Children per pass.')
 _TASK = flags.DEFINE_string('task', 'rt_snippets', 'Task the children train on.')
 

@@ -1,18 +1,19 @@
 r"""What the iteration barrier costs: the same search, synchronous and pipelined, side by side.
 
   python benchmarks/pipelined_search.py [--iterations=20] [--workers=2] [--repeats=2] \
-      [--gin_file=search/multitask.gin]
+      [--gin_file=search/multitask.gin ...] [--gin_bindings=...]
 
-Runs the search of --gin_file (default: the paper's multitask search on the offline
-tasks) for --iterations on --workers processes, alternately with `search.pipelined`
-False (the paper's loop: every iteration waits for its slowest child) and True (runner.py),
---repeats times each, each in a fresh run directory with a fresh pool. Prints per run the
-wall time, the children trained and the worker utilisation: child-seconds (each child's
-own time, measured in its worker) over workers x wall time from the first child's start to
-the last one's end; then the mean utilisation and children per minute of both modes and
-their ratio. After iteration 1 the two modes draw different children (the pipelined
-controller is one iteration staler), so child-seconds differ too: utilisation is the
-like-for-like measure, children per minute what a user waits for.
+Runs the search of the --gin_file files and --gin_bindings, as the binaries parse them
+(default: the paper's multitask search on the offline tasks), for --iterations on
+--workers processes, alternately with `search.pipelined` False (the paper's loop: every
+iteration waits for its slowest child) and True (runner.py), --repeats times each, each in
+a fresh run directory with a fresh pool. Prints per run the wall time, the children
+trained and the worker utilisation: child-seconds (each child's own time, measured in its
+worker) over workers x wall time from the first child's start to the last one's end;
+then the mean utilisation and children per minute of both modes and their ratio. After
+iteration 1 the two modes draw different children (the pipelined controller is one
+iteration staler), so child-seconds differ too: utilisation is the like-for-like measure,
+children per minute what a user waits for.
 """
 import os
 import tempfile
@@ -23,21 +24,24 @@ from absl import flags
 import gin
 import numpy as np
 
+from mnms_tf import cli
 from mnms_tf import configs
-from mnms_tf import evaluators
+from mnms_tf.evaluation import evaluators
 from mnms_tf import paths
-from mnms_tf import runner
-from mnms_tf import store as store_lib
+from mnms_tf.search import runner
+from mnms_tf.search import store as store_lib
 
 _ITERATIONS = flags.DEFINE_integer('iterations', 20, 'Iterations of each search.')
-_WORKERS = flags.DEFINE_integer('workers', 2, 'Worker processes.')
+_WORKERS = cli.define_workers(2)
 _REPEATS = flags.DEFINE_integer('repeats', 2, 'Searches per mode (alternating).')
-_GIN_FILE = flags.DEFINE_string('gin_file', 'search/multitask.gin', 'The search to run.')
+DEFAULT_GIN_FILE = 'search/multitask.gin'  # without --gin_file
+cli.define_gin_flags()
 
 
 def _one_search(root_dir, pipelined):
   gin.clear_config()
-  configs.parse([_GIN_FILE.value], [f'search.pipelined = {pipelined}'])
+  configs.parse(flags.FLAGS.gin_file or [DEFAULT_GIN_FILE],
+                list(flags.FLAGS.gin_bindings) + [f'search.pipelined = {pipelined}'])
   started = time.time()
   with evaluators.Children(paths.default_data_dir(), _WORKERS.value) as evaluator:
     runner.search(root_dir, runner.Budget(iterations=_ITERATIONS.value), evaluator)

@@ -18,9 +18,10 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
-from mnms_tf import child
+from mnms_tf.children import result as result_lib
+from mnms_tf.children import space as search_space
+from mnms_tf.children import trainer as child
 from mnms_tf import errors
-from mnms_tf import search_space
 
 _TASK = flags.DEFINE_string('task', 'polarity_reviews', 'Task.')
 _EMBEDDING = flags.DEFINE_string('embedding', 'en-dim128', 'Module slot.')
@@ -59,7 +60,7 @@ def main(argv):
     errors.exit_with('profile_child', e)
   trainer = child.ChildTrainer()
   warm_up = trainer.train(_TASK.value, config, seed=0)
-  if warm_up.status != child.OK:
+  if warm_up.status != result_lib.OK:
     errors.exit_with('profile_child', f'the child failed: {warm_up.message}')
   tf.profiler.experimental.start(_LOGDIR.value)
   result = trainer.train(_TASK.value, config, seed=1)

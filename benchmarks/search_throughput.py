@@ -42,14 +42,14 @@ MULTITASK, TRANSFER = ('spanish_langid', 'rt_snippets'), ('polarity_reviews', 'e
 
 
 def draw_stream(count, seed):
-  from mnms_tf import search_space  # pylint: disable=g-import-not-at-top
+  from mnms_tf.children import space as search_space  # pylint: disable=g-import-not-at-top
   space, rng = search_space.SearchSpace(), np.random.default_rng(seed)
   tasks = [MULTITASK[i % 2] if i < count // 2 else TRANSFER[i % 2] for i in range(count)]
   return [(task, space.sample(rng), 1000 + i) for i, task in enumerate(tasks)]
 
 
 def stored_stream(run_dirs, count):
-  from mnms_tf import store as store_lib  # pylint: disable=g-import-not-at-top
+  from mnms_tf.search import store as store_lib  # pylint: disable=g-import-not-at-top
   jobs = []
   for run_dir in run_dirs:
     with store_lib.TrialStore(run_dir, read_only=True) as store:
@@ -60,7 +60,10 @@ def stored_stream(run_dirs, count):
 def replay(stream_path):
   """Runs in a subprocess whose PYTHONPATH picks the code under test."""
   from mnms_tf import paths  # pylint: disable=g-import-not-at-top
-  from mnms_tf import workers  # pylint: disable=g-import-not-at-top
+  try:
+    from mnms_tf.evaluation import workers  # pylint: disable=g-import-not-at-top
+  except ImportError:  # a commit from before the package was cut into subpackages
+    from mnms_tf import workers  # pylint: disable=g-import-not-at-top
   with open(stream_path) as f:
     jobs = [tuple(job) for job in json.load(f)]
   results = [None] * len(jobs)

@@ -4,7 +4,7 @@ r"""Fine-tuned children trained on each batch's rows vs the training vocabulary'
       [--num_configs=6] [--seed=0]
 
 `ChildTrainer.whole_vocabulary_share` picks, per task, how a fine-tuned child's step
-trains the embedding table (mnms_tf/child.py, `_Architecture._step`): the rows of the
+trains the embedding table (mnms_tf/children/trainer.py, `_Architecture._step`): the rows of the
 batch's distinct ids (`tf.unique`, gather, scatter), or every row of the training split's
 vocabulary when a batch is expected to hold at least that share of it. Here every task's
 fine-tuned configs (drawn with a fixed seed; the same configs and child seeds for both) are
@@ -20,10 +20,11 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from mnms_tf import child
+from mnms_tf.children import result as result_lib
+from mnms_tf.children import space as search_space
+from mnms_tf.children import trainer as child
+from mnms_tf.data.tasks import registry as task_registry
 from mnms_tf import errors
-from mnms_tf import search_space
-from mnms_tf.tasks import registry as task_registry
 
 _TASKS = flags.DEFINE_list('tasks', ['convention_speeches', 'fr_amazon_reviews',
                                      'polarity_reviews', 'debate_speakers'], 'Tasks.')
@@ -56,7 +57,7 @@ def main(argv):
         started = time.time()
         result = trainer.train(task, config, seed=i)
         seconds[way] += time.time() - started
-        if result.status != child.OK:
+        if result.status != result_lib.OK:
           errors.exit_with('whole_vocabulary', f'{task}: {result.message}')
         accuracies[way].append(result.val_accuracy)
     trainer = trainers['whole vocabulary']

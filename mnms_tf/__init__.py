@@ -2,12 +2,14 @@
 
 TensorFlow's C++ start-up notes (oneDNN, no CUDA driver, a failed cuInit) go to stderr
 before its log level applies; on a CPU machine they are noise around every message of
-ours, so TF is imported with stderr muted and runs at TF_CPP_MIN_LOG_LEVEL=3 unless the
-environment sets another level. Python errors are raised as usual.
+ours, so TF is imported with stderr muted (whenever a module first imports it) and runs at
+TF_CPP_MIN_LOG_LEVEL=3 unless the environment sets another level. Python errors are raised as usual.
 
 Library notes that repeat for every child or checkpoint and drown the search's progress
 lines are dropped too (`_LibraryNoise`).
 """
+import importlib.abc
+import importlib.util
 import logging
 import os
 import sys
@@ -15,27 +17,49 @@ import sys
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 
-def _import_tensorflow_quietly():
-  if 'tensorflow' in sys.modules:
-    return
-  sys.stderr.flush()
-  saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-  os.dup2(devnull, 2)
-  try:
-    import tensorflow  # pylint: disable=g-import-not-at-top,unused-import
-  finally:
-    os.dup2(saved, 2)
-    os.close(saved)
-    os.close(devnull)
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+  """Mutes stderr (fd 2) while TensorFlow's module body runs, the first time anything
+  imports it; modules that need no TensorFlow (the store, the result record) do not pay
+  for it."""
+
+  def find_spec(self, name, path, target=None):
+    if name != 'tensorflow':
+      return None
+    sys.meta_path.remove(self)
+    spec = importlib.util.find_spec(name)
+    if spec is not None and spec.loader is not None:
+      spec.loader = _MutedLoader(spec.loader)
+    return spec
 
 
-_import_tensorflow_quietly()
+class _MutedLoader(importlib.abc.Loader):
+
+  def __init__(self, loader):
+    self.loader = loader
+
+  def create_module(self, spec):
+    return self.loader.create_module(spec)
+
+  def exec_module(self, module):
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+      self.loader.exec_module(module)
+    finally:
+      os.dup2(saved, 2)
+      os.close(saved)
+      os.close(devnull)
+
+
+if 'tensorflow' not in sys.modules:
+  sys.meta_path.insert(0, _QuietTensorFlowImport())
 
 
 class _LibraryNoise(logging.Filter):
   """Drops INFO notes that tfds and TF checkpoints log per dataset load and per save, TF's
   retracing warning, which a worker's child architectures (one per depth, each traced
-  once: child.py) can trigger by design, and gin's error for an `include` that is not a
+  once: children/trainer.py) can trigger by design, and gin's error for an `include` that is not a
   package resource, logged before gin finds the file on its search path (gin/)."""
   _INFO_FROM = ('dataset_info.py', 'reader.py', 'logging_logger.py', 'functional_saver.py',
                 'resource_reader.py')

@@ -1,24 +1,18 @@
-"""Gin flags shared by the binaries, with errors that say which binding is wrong.
+"""Gin config files and parsing, with errors that say which binding is wrong.
 
-Gin files may include others by a path relative to the repository's gin/ folder.
+Gin files may include others by a path relative to the package's gin/ folder (mnms_tf/gin).
 """
 import os
 
-from absl import flags
 import gin
 
 from mnms_tf import errors
 
-GIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'gin')
+GIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'gin')  # ships with the package
 
 
 class GinConfigError(errors.UserError, ValueError):
   pass
-
-
-def define_gin_flags():
-  flags.DEFINE_multi_string('gin_file', [], 'Gin config files (paths, or names under gin/).')
-  flags.DEFINE_multi_string('gin_bindings', [], 'Gin bindings, e.g. "user_tasks.tasks = []".')
 
 
 def _find(path):
@@ -36,7 +30,3 @@ def parse(gin_files=(), gin_bindings=()):
   except Exception as e:  # gin raises many types (ValueError, SyntaxError, TokenError, ...)
     raise GinConfigError(f'Bad gin config (files {files}, bindings {list(gin_bindings)}): '
                          f'{e}') from e
-
-
-def parse_gin_flags():
-  parse(flags.FLAGS.gin_file, flags.FLAGS.gin_bindings)

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# The suite experiment (the sequel's transfer protocol, README "Learning from past
-# searches"): build the 14 suite tasks and the modules (idempotent), then
+# The suite experiment (the sequel's transfer protocol, docs/transfer.md): build the 14 suite tasks and the modules (idempotent), then
 # `reproduce --experiment=suite` (runs/suite; figures, table and REPORT.md's suite section in
 # paper_figures/). Extra arguments go to mnms_tf.bin.reproduce; running it again resumes.
 set -euo pipefail

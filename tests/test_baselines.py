@@ -2,7 +2,7 @@
 import gin
 import pytest
 
-from mnms_tf import baselines
+from mnms_tf.children import baselines
 
 
 def test_hand_tuned_config_follows_the_task_language():

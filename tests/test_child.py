@@ -1,26 +1,23 @@
 """Children on a tiny task and module made here: learning, failures, reuse, the binary."""
 import json
-import os
-import subprocess
-import sys
 
 import gin
 import numpy as np
 import pytest
 
 import conftest
-from mnms_tf import child
-from mnms_tf import search_space
-from mnms_tf.embeddings import module_builder
+from mnms_tf.children import trainer as child
+from mnms_tf.children import result as result_lib
+from mnms_tf.children import space as search_space
+from mnms_tf.data.embeddings import module_builder
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = {'embedding': 'en-dim50', 'trainable': False, 'nlayers': 1, 'nnodes': 10,
           'learning_rate': 0.3, 'iterations': 100, 'regularization': 0.0}
 
 
 def test_fast_child_learns_and_fills_its_record(tiny_task):
   result = child.ChildTrainer().train('tiny', CONFIG, seed=0)
-  assert result.status == child.OK, result.message
+  assert result.status == result_lib.OK, result.message
   assert result.val_accuracy >= 0.9 and result.test_accuracy >= 0.9
   assert result.reward == pytest.approx(result.val_accuracy ** 3)
   assert result.config_hash == search_space.config_hash(CONFIG)
@@ -34,7 +31,7 @@ def test_fine_tuning_is_reset_between_children_and_leaves_the_module(tiny_task, 
   tuned = dict(CONFIG, trainable=True, regularization=0.01)
   first = trainer.train('tiny', tuned, seed=0)
   table = trainer._fine_tuned_tables['en-dim50'].table.numpy().copy()  # pylint: disable=protected-access
-  assert first.status == child.OK and not np.allclose(table[:6], tiny_module[1])
+  assert first.status == result_lib.OK and not np.allclose(table[:6], tiny_module[1])
   trainer.train('tiny', dict(tuned, nlayers=2), seed=1)
   trainer.train('tiny', CONFIG, seed=2)
   again = trainer.train('tiny', tuned, seed=0)
@@ -83,7 +80,7 @@ def test_architectures_and_tables_are_reused_across_children(tiny_task, tiny_mod
     for config in (CONFIG, dict(CONFIG, nnodes=50), dict(CONFIG, trainable=True),
                    dict(CONFIG, trainable=True, nlayers=0), dict(CONFIG, embedding='es-dim50'),
                    dict(CONFIG, trainable=True, embedding='es-dim50', nnodes=50)):
-      assert trainer.train('tiny', config, seed=seed).status == child.OK
+      assert trainer.train('tiny', config, seed=seed).status == result_lib.OK
   # One architecture, traced once, per (fine-tuned, depth): whatever the width or module.
   tables = trainer._fine_tuned_tables.values()  # pylint: disable=protected-access
   assert sorted(t.table.numpy().shape for t in tables) == [(4 + 2, 6), (6 + 3, 4)]  # + OOV rows
@@ -102,7 +99,7 @@ def test_training_the_whole_vocabulary_equals_training_each_batch_rows(tiny_task
   for share in (0.0, None):  # always, never the whole vocabulary
     trainer = child.ChildTrainer(batch_size=2, whole_vocabulary_share=share)
     result = trainer.train('tiny', config, seed=0)
-    assert result.status == child.OK, result.message
+    assert result.status == result_lib.OK, result.message
     table = trainer._fine_tuned_tables['en-dim50']  # pylint: disable=protected-access
     trained[share] = result, table.table.numpy(), table.accumulator.numpy()
     assert list(trainer._architectures) == [(True, 1, share == 0.0)]  # pylint: disable=protected-access
@@ -128,7 +125,7 @@ def test_fast_and_keras_paths_agree(tiny_task, trainable):
   config = dict(CONFIG, trainable=trainable, iterations=500)
   fast = child.ChildTrainer().train('tiny', config, seed=3)
   keras_result = child.train_keras('tiny', config, seed=3)
-  assert fast.status == keras_result.status == child.OK
+  assert fast.status == keras_result.status == result_lib.OK
   assert fast.val_accuracy >= 0.9 and keras_result.val_accuracy >= 0.9
   assert keras_result.num_params == fast.num_params
 
@@ -138,17 +135,17 @@ def test_exploding_loss_is_a_failed_result(tiny_task):
   config = dict(CONFIG, learning_rate=1e38, nlayers=3, nnodes=200)
   for result in (child.ChildTrainer(space=space).train('tiny', config),
                  child.train_keras('tiny', config, space=space)):
-    assert result.status == child.FAILED and 'non-finite' in result.message
+    assert result.status == result_lib.FAILED and 'non-finite' in result.message
     assert result.reward == 0.0
 
 
 def test_exceptions_are_failed_results(tiny_task, tmp_path):
   space = search_space.SearchSpace(dict(search_space.DEFAULT_CHOICES, embedding=('xx-dim4',)))
   result = child.ChildTrainer(space=space).train('tiny', dict(CONFIG, embedding='xx-dim4'))
-  assert result.status == child.FAILED and 'No embedding module at /nonexistent' in result.message
+  assert result.status == result_lib.FAILED and 'No embedding module at /nonexistent' in result.message
   gin.parse_config(f"tiny/FileTask.path = '{tmp_path / 'gone.csv'}'")
   result = child.ChildTrainer().train('tiny', CONFIG)
-  assert result.status == child.FAILED and 'no file at' in result.message
+  assert result.status == result_lib.FAILED and 'no file at' in result.message
 
 
 def test_invalid_config_is_an_error_not_a_result(tiny_task):
@@ -159,12 +156,11 @@ def test_invalid_config_is_an_error_not_a_result(tiny_task):
 def test_train_child_binary_prints_json_last(tiny_task, tmp_path):
   gin_file = tmp_path / 'tiny.gin'
   gin_file.write_text(tiny_task)
-  command = [sys.executable, '-m', 'mnms_tf.bin.train_child', '--task=tiny',
-             f'--gin_file={gin_file}', f'--config_json={json.dumps(CONFIG)}']
-  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+  args = ['--task=tiny', f'--gin_file={gin_file}']
+  result = conftest.run_binary('mnms_tf.bin.train_child', *args,
+                               f'--config_json={json.dumps(CONFIG)}')
   assert result.returncode == 0, result.stderr[-2000:]
   record = json.loads(result.stdout.strip().splitlines()[-1])
   assert record['status'] == 'ok' and record['val_accuracy'] >= 0.9
-  bad = subprocess.run(command[:-1] + ['--config_json={"nlayers": 1}'], cwd=REPO,
-                       capture_output=True, text=True, timeout=300)
+  bad = conftest.run_binary('mnms_tf.bin.train_child', *args, '--config_json={"nlayers": 1}')
   assert bad.returncode == 1 and 'missing' in bad.stderr and 'Traceback' not in bad.stderr

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnms_tf import agent as agent_lib
-from mnms_tf import controller
-from mnms_tf import networks
-from mnms_tf import replay
-from mnms_tf import runner
-from mnms_tf import search_space
-from mnms_tf import store as store_lib
-from mnms_tf import synthetic
+from mnms_tf.controllers import agent as agent_lib
+from mnms_tf.controllers import factory as controller
+from mnms_tf.controllers import networks
+from mnms_tf.controllers import replay
+from mnms_tf.search import runner
+from mnms_tf.children import space as search_space
+from mnms_tf.search import store as store_lib
+from mnms_tf.evaluation import synthetic
 
 SIZES = search_space.SearchSpace().sizes
 TARGETS = synthetic.example_targets(SIZES)  # a and b differ everywhere; c is a but for two
@@ -23,7 +23,7 @@ BUDGET = 3200  # samples: 400 iterations of 8
 
 
 def _search(root_dir, targets, max_samples, seed=0, accuracy=synthetic.match_accuracy,
-            until=None, init_from=None, checkpoint_every=100, **settings):
+            until=None, init_from=None, checkpoint_every=100, pipelined=True, **settings):
   """A synthetic search through the runner; returns (its summary, samples to `until`, or
   None if the budget ran out first). `until` defaults to every task solved."""
   summary = runner.search(
@@ -31,7 +31,8 @@ def _search(root_dir, targets, max_samples, seed=0, accuracy=synthetic.match_acc
                                    until=until or synthetic.solved(targets)),
       synthetic.SyntheticChildren(targets, accuracy), tasks=list(targets),
       create_controller=controller.ControllerFactory(agent=agent_lib.AgentSettings(**settings)),
-      seed=seed, init_from=init_from and str(init_from), checkpoint_every=checkpoint_every)
+      seed=seed, init_from=init_from and str(init_from), checkpoint_every=checkpoint_every,
+      pipelined=pipelined)
   return summary, summary['children'] if summary['stopped_by'] == 'until' else None
 
 
@@ -47,6 +48,7 @@ def pretrained(tmp_path_factory):
   return runs
 
 
+@pytest.mark.slow  # long synthetic searches (the pretrained fixture: 3 seeds)
 def test_off_policy_controller_learns_a_different_best_config_per_task(pretrained):
   for seed, (root, agent, samples) in pretrained.items():
     assert samples is not None, f'seed {seed}: tasks a and b not solved in {BUDGET} samples'
@@ -58,6 +60,7 @@ def test_off_policy_controller_learns_a_different_best_config_per_task(pretraine
       assert store.count() == samples
 
 
+@pytest.mark.slow  # a long synthetic search
 @pytest.mark.filterwarnings('ignore:Gradients do not exist')
 def test_without_the_task_embedding_the_tasks_cannot_be_told_apart(tmp_path):
   gin.bind_parameter('NetworkSettings.use_task_embedding', False)
@@ -69,14 +72,16 @@ def test_without_the_task_embedding_the_tasks_cannot_be_told_apart(tmp_path):
     np.testing.assert_array_equal(got_a, got_b)
 
 
+@pytest.mark.slow  # long synthetic searches (3 seeds)
 def test_on_policy_reinforce_learns_a_single_task(tmp_path):
   for seed in SEEDS:
     summary, samples = _search(tmp_path / str(seed), {'a': TARGET_C}, BUDGET, seed=seed,
-                               mode=agent_lib.ON_POLICY)
+                               mode=agent_lib.ON_POLICY, pipelined=False)
     assert samples is not None, seed
     assert summary['controller'].greedy('a') == TARGET_C
 
 
+@pytest.mark.slow  # a long synthetic search
 def test_critic_advantage_trains_the_critic_and_learns_a_task(tmp_path):
   summary, samples = _search(tmp_path, {'a': TARGET_C}, BUDGET, advantage='critic')
   assert samples is not None
@@ -86,6 +91,7 @@ def test_critic_advantage_trains_the_critic_and_learns_a_task(tmp_path):
   assert 'controller/critic_loss' in tags and 'controller/baseline/a' in tags
 
 
+@pytest.mark.slow  # the pretrained fixture
 def test_the_default_agent_has_no_critic(pretrained):
   root, agent, _ = pretrained[0]
   assert agent.critic is None
@@ -102,6 +108,7 @@ def _scalar_tags(root):
   return tags
 
 
+@pytest.mark.slow  # long synthetic searches (3 seeds)
 def test_transferred_controller_learns_a_related_new_task(pretrained, tmp_path):
   for seed, (root, _, _) in pretrained.items():
     summary, samples = _search(tmp_path / str(seed), {'c': TARGET_C}, BUDGET, seed=seed,
@@ -111,10 +118,11 @@ def test_transferred_controller_learns_a_related_new_task(pretrained, tmp_path):
     assert summary['controller'].greedy('c') == TARGET_C
 
 
+@pytest.mark.slow  # 9 long synthetic searches
 def test_transfer_samples_good_models_sooner_than_a_search_from_scratch(tmp_path):
   """The paper's claim, measured as the paper does (sampled-model reward), on rewards shaped
   like real ones. Not claimed: that the policy itself converges sooner on the noise-free
-  match reward; there it does not (README, benchmarks/controller_transfer.py)."""
+  match reward; there it does not (docs/controller.md, benchmarks/controller_transfer.py)."""
   accuracy = synthetic.AccuracyLike()
   good = synthetic.sampling_good_models(['c'], mean_reward=0.62)
   transferred, scratch = [], []
@@ -129,6 +137,7 @@ def test_transfer_samples_good_models_sooner_than_a_search_from_scratch(tmp_path
   assert np.mean(transferred) < np.mean(scratch), (transferred, scratch)
 
 
+@pytest.mark.slow  # 260 iterations of synthetic search
 def test_a_damaged_newest_checkpoint_falls_back_and_the_search_resumes_exactly(tmp_path,
                                                                                caplog):
   """A search stopped at iteration 77 (checkpoints 25, 50, 75, 77), its newest checkpoint
@@ -155,6 +164,7 @@ def test_a_damaged_newest_checkpoint_falls_back_and_the_search_resumes_exactly(t
     np.testing.assert_array_equal(got.numpy(), expected.numpy())
 
 
+@pytest.mark.slow  # the pretrained fixture
 def test_transfer_keeps_every_weight_but_the_new_task_embedding(pretrained):
   _, agent, _ = pretrained[0]
   new = agent.with_new_tasks(['c'], seed=7)
@@ -197,7 +207,8 @@ def _run_iterations(agent, count, start):
   return produced
 
 
-@pytest.mark.parametrize('mode', [agent_lib.OFF_POLICY, agent_lib.ON_POLICY])
+@pytest.mark.parametrize('mode', [agent_lib.OFF_POLICY,
+                                  pytest.param(agent_lib.ON_POLICY, marks=pytest.mark.slow)])
 def test_restored_checkpoint_continues_exactly_like_the_original(tmp_path, mode):
   settings = agent_lib.AgentSettings(mode=mode)
   original = agent_lib.MNMSAgent(['a', 'b'], SIZES, settings, seed=3)

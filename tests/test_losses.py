@@ -1,9 +1,9 @@
-"""The actor-critic objective (mnms_tf/losses.py) on small cases computed by hand."""
+"""The actor-critic objective (mnms_tf/controllers/losses.py) on small cases computed by hand."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnms_tf import losses
+from mnms_tf.controllers import losses
 
 
 def test_importance_weights_are_truncated_ratios_of_whole_samples():

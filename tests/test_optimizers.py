@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnms_tf import optimizers
+from mnms_tf.children import optimizers
 
 STEPS = 5
 

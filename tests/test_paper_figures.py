@@ -8,19 +8,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnms_tf import analysis
-from mnms_tf import child
-from mnms_tf import agent as agent_lib
-from mnms_tf import controller
-from mnms_tf import run_dir
-from mnms_tf import search_space
-from mnms_tf import store as store_lib
-from paper_figures import fig2_multitask_search
-from paper_figures import fig3_parameter_distributions
-from paper_figures import fig4_transfer
-from paper_figures import fig5_task_embeddings
-from paper_figures import report
-from paper_figures import results_table
+from mnms_tf.transfer import measures
+from mnms_tf.children import result as result_lib
+from mnms_tf.controllers import agent as agent_lib
+from mnms_tf.controllers import factory as controller
+from mnms_tf.search import checkpoints
+from mnms_tf.search import run_dir
+from mnms_tf.children import space as search_space
+from mnms_tf.search import store as store_lib
+from mnms_tf.experiments.figures import fig2_multitask_search
+from mnms_tf.experiments.figures import fig3_parameter_distributions
+from mnms_tf.experiments.figures import fig4_transfer
+from mnms_tf.experiments.figures import fig5_task_embeddings
+from mnms_tf.experiments.figures import report
+from mnms_tf.experiments.figures import results_table
 
 MULTITASK = ['spanish_langid', 'rt_snippets']
 NEW = ['polarity_reviews', 'es_tweets']
@@ -47,14 +48,14 @@ def _make_run(root, experiment, seed, tasks, controller_tasks, starts):
   with open(os.path.join(path, run_dir.RUN_INFO), 'w') as f:
     json.dump(info, f)
   agent = agent_lib.MNMSAgent(controller_tasks, space.sizes, seed=seed)
-  checkpoint = run_dir.controller_checkpoint(agent, tf.Variable(1, dtype=tf.int64))
-  run_dir.Checkpointer(os.path.join(path, run_dir.CHECKPOINTS), checkpoint).save(1)
+  checkpoint = checkpoints.controller_checkpoint(agent, tf.Variable(1, dtype=tf.int64))
+  checkpoints.Checkpointer(os.path.join(path, run_dir.CHECKPOINTS), checkpoint).save(1)
   rng = np.random.default_rng(seed)
   with store_lib.TrialStore(path) as store:
     for t, task in enumerate(tasks):
       for i, accuracy in enumerate(_curve(starts[task], 0.9, rng)):
         config = space.sample(rng)
-        result = child.ChildResult(task=task, config=config,
+        result = result_lib.ChildResult(task=task, config=config,
                                    config_hash=search_space.config_hash(config), seed=i,
                                    val_accuracy=float(accuracy),
                                    test_accuracy=float(accuracy) - 0.01,
@@ -77,11 +78,11 @@ def reproduction(tmp_path_factory):
 
 def test_smoothing_and_children_to_reach():
   noisy = np.linspace(0.5, 0.9, 101) + np.random.default_rng(0).normal(0, 0.05, 101)
-  smoothed = analysis.smooth(noisy)
+  smoothed = measures.smooth(noisy)
   assert np.std(np.diff(smoothed)) < np.std(np.diff(noisy)) / 5
-  np.testing.assert_array_equal(analysis.smooth([0.5, 0.6]), [0.5, 0.6])  # too short to smooth
-  assert analysis.children_to_reach([0.1, 0.5, 0.95, 0.99], 0.9) == 3
-  assert analysis.children_to_reach([0.1, 0.5], 0.9) is None
+  np.testing.assert_array_equal(measures.smooth([0.5, 0.6]), [0.5, 0.6])  # too short to smooth
+  assert measures.children_to_reach([0.1, 0.5, 0.95, 0.99], 0.9) == 3
+  assert measures.children_to_reach([0.1, 0.5], 0.9) is None
 
 
 @pytest.mark.parametrize('module', [fig2_multitask_search, fig3_parameter_distributions,

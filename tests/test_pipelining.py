@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from mnms_tf import agent as agent_lib
-from mnms_tf import controller as controller_lib
-from mnms_tf import runner
-from mnms_tf import search_space
-from mnms_tf import store as store_lib
-from mnms_tf import synthetic
+from mnms_tf.controllers import agent as agent_lib
+from mnms_tf.controllers import factory as controller_lib
+from mnms_tf.search import runner
+from mnms_tf.children import space as search_space
+from mnms_tf.search import store as store_lib
+from mnms_tf.evaluation import synthetic
 
 TARGETS = synthetic.example_targets(search_space.SearchSpace().sizes)
 TASKS = ['a', 'b']
@@ -100,7 +100,7 @@ def test_pipelined_iterations_are_sampled_by_the_controller_one_iteration_older(
   space = search_space.SearchSpace()
   fast = controller_lib.ControllerFactory(
       agent=agent_lib.AgentSettings(actor_learning_rate=0.5, polyak_tau=0.0))
-  fresh = fast(TASKS, space.sizes, seed=3)
+  fresh = fast(TASKS, space, seed=3)
   draws = []
   for i in range(2):
     task = TASKS[runner.iteration_task(3, i, len(TASKS))]
@@ -115,7 +115,10 @@ def test_pipelined_iterations_are_sampled_by_the_controller_one_iteration_older(
 
 
 @pytest.mark.parametrize('stop_after,checkpoint_every,reuse_evaluated', [
-    (3, 1, False), (10, 1, True), (17, 3, False), (26, 2, True)])
+    pytest.param(3, 1, False, marks=pytest.mark.slow),
+    pytest.param(10, 1, True, marks=pytest.mark.slow),
+    (17, 3, False),  # the fast tier's
+    pytest.param(26, 2, True, marks=pytest.mark.slow)])
 def test_an_interrupted_pipelined_search_resumes_exactly(tmp_path, stop_after,
                                                          checkpoint_every, reuse_evaluated):
   """Stopped after any number of results (mid-iteration, the next one in flight), then
@@ -133,6 +136,7 @@ def test_an_interrupted_pipelined_search_resumes_exactly(tmp_path, stop_after,
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.slow  # three searches; test_an_interrupted_pipelined_search_resumes_exactly[17-3-False] is the fast tier's resume
 def test_a_longer_budget_continues_a_finished_pipelined_search_exactly(tmp_path):
   whole = _search(tmp_path / 'whole', _OutOfOrder(), 6)
   _search(tmp_path / 'extended', _OutOfOrder(), 3)
@@ -152,3 +156,19 @@ def test_a_run_keeps_its_mode_and_older_runs_are_synchronous(tmp_path):
   del info['pipelined']  # as written before pipelining
   (root / 'run.json').write_text(json.dumps(info))
   assert _search(root, _OutOfOrder(), 2, pipelined=False)['iterations'] == 2
+
+
+def test_on_policy_reinforce_is_refused_the_pipelined_loop(tmp_path):
+  """REINFORCE assumes samples of the policy it updates; before, AgentSettings.mode =
+  'on_policy' on a pipelined gin file silently ran a pipelined REINFORCE."""
+  from mnms_tf import configs  # pylint: disable=g-import-not-at-top
+  configs.parse(['search/multitask.gin'], ["AgentSettings.mode = 'on_policy'"])
+  on_policy = controller_lib.ControllerFactory()
+  assert on_policy.agent.mode == agent_lib.ON_POLICY
+  with pytest.raises(runner.RunDirError, match='bind search.pipelined = False'):
+    _search(tmp_path / 'run', synthetic.SyntheticChildren(TARGETS), 1,
+            create_controller=on_policy)
+  assert not (tmp_path / 'run').exists()
+  summary = _search(tmp_path / 'run', synthetic.SyntheticChildren(TARGETS), 1, pipelined=False,
+                    create_controller=on_policy)
+  assert summary['iterations'] == 1

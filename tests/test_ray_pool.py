@@ -2,13 +2,15 @@
 import gin
 import pytest
 
-from mnms_tf import child
-from mnms_tf import evaluators
+from mnms_tf.children import result as result_lib
+from mnms_tf.evaluation import evaluators
 from mnms_tf import paths
-from mnms_tf import ray_pool
-from mnms_tf import runner
-from mnms_tf import search_space
-from mnms_tf import store as store_lib
+from mnms_tf.evaluation import ray_pool
+from mnms_tf.search import runner
+from mnms_tf.children import space as search_space
+from mnms_tf.search import store as store_lib
+
+pytestmark = pytest.mark.slow  # each test starts a local Ray
 
 SHORT = {'embedding': 'en-dim50', 'trainable': False, 'nlayers': 1, 'nnodes': 10,
          'learning_rate': 0.3, 'iterations': 100, 'regularization': 0.0}
@@ -30,7 +32,7 @@ def test_a_search_on_ray_stores_the_trials_of_the_process_pool(tiny_task, tmp_pa
       summary = runner.search(str(roots[backend]), runner.Budget(iterations=2), evaluator)
     assert summary['children'] == 8
   on_ray = _trials(roots['ray'])
-  assert len(on_ray) == 8 and all(t[5] == child.OK for t in on_ray)
+  assert len(on_ray) == 8 and all(t[5] == result_lib.OK for t in on_ray)
   assert on_ray == _trials(roots['processes'])
   with store_lib.TrialStore(str(roots['ray']), read_only=True) as store:
     assert all(r['worker'].startswith('ray-') for r in store.trials())
@@ -39,7 +41,7 @@ def test_a_search_on_ray_stores_the_trials_of_the_process_pool(tiny_task, tmp_pa
 def test_faults_on_ray_are_failed_children_and_the_pool_goes_on(tiny_task):
   del tiny_task
   gin.parse_config("""
-      import mnms_tf.search_space
+      import mnms_tf.children.space
       SearchSpace.choices = {'embedding': ('en-dim50',), 'trainable': (False,),
                              'nlayers': (1,), 'nnodes': (10,), 'learning_rate': (0.3,),
                              'iterations': (100, 10000000), 'regularization': (0.0,)}""")
@@ -47,7 +49,7 @@ def test_faults_on_ray_are_failed_children_and_the_pool_goes_on(tiny_task):
   pool = ray_pool.RayPool(1, None, gin_config='NoSuchThing.value = 1')
   try:
     (_, broken, _), = pool.run([('tiny', SHORT, 0)])
-    assert broken.status == child.FAILED and broken.reward == 0.0
+    assert broken.status == result_lib.FAILED and broken.reward == 0.0
     assert broken.message.startswith('Ray actor could not start: ')
     assert 'NoSuchThing' in broken.message
     pool.gin_config = gin.config_str()
@@ -60,13 +62,13 @@ def test_faults_on_ray_are_failed_children_and_the_pool_goes_on(tiny_task):
     pool._ray.kill(actor)  # pylint: disable=protected-access
     pool._actors = [actor]  # pylint: disable=protected-access
     (_, lost, _), = pool.run([('tiny', SHORT, 3)])
-    assert first.status == child.OK and name.startswith('ray-')
-    assert lost.status == child.FAILED
+    assert first.status == result_lib.OK and name.startswith('ray-')
+    assert lost.status == result_lib.FAILED
     assert lost.message.startswith('Ray actor failed while training this child (ActorDiedError')
     (_, again, _), = pool.run([('tiny', SHORT, 3)])
     assert again.val_accuracy == first.val_accuracy
-    assert results[0].status == child.FAILED
+    assert results[0].status == result_lib.FAILED
     assert results[0].message == 'timed out after 20 s (RayPool.child_timeout_seconds = 20)'
-    assert results[1].status == child.OK, results[1].message
+    assert results[1].status == result_lib.OK, results[1].message
   finally:
     pool.close()

@@ -1,6 +1,6 @@
 """The real offline data, built by the real binary (cached in $MNMS_DATA_DIR across runs).
 
-The first run on a machine builds everything (about 5-8 minutes); later runs reuse it.
+The first run on a machine builds everything (docs/data.md has the time); later runs reuse it.
 """
 import json
 import os
@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnms_tf import baselines
-from mnms_tf import child
+from mnms_tf.children import baselines
+from mnms_tf.children import trainer as child
+from mnms_tf.children import result as result_lib
 from mnms_tf import paths
-from mnms_tf.embeddings import layer as layer_lib
-from mnms_tf.tasks import registry
+from mnms_tf.data.embeddings import layer as layer_lib
+from mnms_tf.data.tasks import registry
 
 pytestmark = pytest.mark.integration
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -78,21 +79,21 @@ def test_children_reach_paper_level_accuracy(summary):
   del summary  # built
   trainer = child.ChildTrainer()
   sentiment = trainer.train('rt_snippets', baselines.hand_tuned_config('en'), seed=0)
-  assert sentiment.status == child.OK and sentiment.val_accuracy >= 0.74
+  assert sentiment.status == result_lib.OK and sentiment.val_accuracy >= 0.74
   langid_config = {'embedding': 'es-dim50', 'trainable': False, 'nlayers': 3, 'nnodes': 200,
                    'learning_rate': 0.3, 'iterations': 2000, 'regularization': 0.0}
   langid = trainer.train('spanish_langid', langid_config, seed=0)
-  assert langid.status == child.OK and langid.val_accuracy >= 0.95
+  assert langid.status == result_lib.OK and langid.val_accuracy >= 0.95
   english = trainer.train('spanish_langid', dict(langid_config, embedding='en-dim128'), seed=0)
   assert english.val_accuracy < langid.val_accuracy - 0.1  # the embedding choice matters
 
 
 def test_task2vec_ranks_language_id_tasks_nearest_to_each_other(summary):
   """On the real suite (built here: ~15 s once, then cached), every language-id task's
-  nearest task is a language-id task. (Sentiment tasks: README, Data.)"""
+  nearest task is a language-id task. (Sentiment tasks: docs/data.md.)"""
   del summary  # the modules and the paper's four tasks are built
-  from mnms_tf import task_features  # pylint: disable=g-import-not-at-top
-  from mnms_tf.embeddings import registry as module_registry  # pylint: disable=g-import-not-at-top
+  from mnms_tf.data import features as task_features  # pylint: disable=g-import-not-at-top
+  from mnms_tf.data.embeddings import registry as module_registry  # pylint: disable=g-import-not-at-top
   tasks = list(registry.SUITE_TASKS)
   similarities = task_features.similarity_matrix(tasks, paths.default_data_dir(),
                                                  list(module_registry.OFFLINE_HANDLES))

@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import gin
@@ -15,15 +16,18 @@ import psutil
 import pytest
 import tensorflow as tf
 
-from mnms_tf import child
-from mnms_tf import data_summary
-from mnms_tf import evaluators
+import conftest
+from mnms_tf.children import trainer as child
+from mnms_tf.children import result as result_lib
+from mnms_tf.data import summary as data_summary
+from mnms_tf.evaluation import evaluators
 from mnms_tf import paths
-from mnms_tf import run_dir
-from mnms_tf import runner
-from mnms_tf import search_space
-from mnms_tf import store as store_lib
-from mnms_tf.tasks import registry as task_registry
+from mnms_tf.search import checkpoints
+from mnms_tf.search import run_dir
+from mnms_tf.search import runner
+from mnms_tf.children import space as search_space
+from mnms_tf.search import store as store_lib
+from mnms_tf.data.tasks import registry as task_registry
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = ['tiny_sentiment', 'tiny_language']
@@ -42,7 +46,7 @@ def _write_task(path, label_of):
 
 @pytest.fixture
 def search_gin(tmp_path, tiny_module):
-  """A gin file binding two tiny tasks, the tiny module and gin/search/tiny_test.gin."""
+  """A gin file binding two tiny tasks, the tiny module and mnms_tf/gin/search/tiny_test.gin."""
   _write_task(tmp_path / 'sentiment.csv',
               lambda i: ('good', 'pos') if i % 2 else ('bad', 'neg'))
   _write_task(tmp_path / 'language.csv',
@@ -54,8 +58,8 @@ def search_gin(tmp_path, tiny_module):
       {name}/FileTask.label_column = 'label'""" for name in TASKS)
   text = f"""
       include 'search/tiny_test.gin'
-      import mnms_tf.embeddings.registry
-      import mnms_tf.tasks.registry
+      import mnms_tf.data.embeddings.registry
+      import mnms_tf.data.tasks.registry
       module_handles.handles = {{'en-dim50': '{tiny_module[0]}', 'es-dim50': '{tiny_module[0]}'}}
       {tasks}
       user_tasks.tasks = [@tiny_sentiment/FileTask(), @tiny_language/FileTask()]
@@ -77,7 +81,13 @@ def _search(root_dir, iterations, **kwargs):
                          **kwargs)
 
 
-def _binary(module, *args, timeout=300):
+def _binary(module, *args):
+  """The binary `module` run in this process (conftest.run_binary)."""
+  return conftest.run_binary(module, *args)
+
+
+def _process(module, *args, timeout=300):
+  """The binary `module` in a fresh process: for what a second process is about."""
   return subprocess.run([sys.executable, '-m', module, *args], cwd=REPO, capture_output=True,
                         text=True, timeout=timeout)
 
@@ -92,6 +102,7 @@ def _key(row):
           row['val_accuracy'], row['status'])
 
 
+@pytest.mark.slow  # a search on a worker process
 def test_search_binary_runs_two_iterations_and_records_everything(search_gin, tmp_path):
   root = tmp_path / 'run'
   result = _binary('mnms_tf.bin.search', f'--root_dir={root}', f'--gin_file={search_gin}',
@@ -130,9 +141,10 @@ def test_search_binary_runs_two_iterations_and_records_everything(search_gin, tm
           f'{task}/entropy', 'controller/actor_loss', f'controller/baseline/{task}'} <= tags
 
 
+@pytest.mark.slow  # kill -9 of a real search process, 3 searches
 def test_sigkill_at_any_moment_then_resume_loses_and_repeats_nothing(search_gin, tmp_path):
-  """Kills the real binary (2 worker processes) mid-iteration, resumes it, and compares with
-  an uninterrupted serial run."""
+  """Kills the real binary (2 worker processes) with children in flight, past a checkpoint,
+  resumes it, and compares with an uninterrupted serial run."""
   args = [f'--gin_file={search_gin}', '--iterations=6']
   reference = _binary('mnms_tf.bin.search', f'--root_dir={tmp_path / "reference"}', *args,
                       '--workers=1')
@@ -141,23 +153,27 @@ def test_sigkill_at_any_moment_then_resume_loses_and_repeats_nothing(search_gin,
   args.append('--workers=2')
   process = subprocess.Popen([sys.executable, '-m', 'mnms_tf.bin.search', f'--root_dir={root}',
                               *args], cwd=REPO, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-  deadline = time.time() + 240
-  stored = 0
-  while time.time() < deadline and process.poll() is None:
-    try:
-      with sqlite3.connect(f'file:{root / "trials.sqlite"}?mode=ro', uri=True) as db:
-        stored = db.execute('SELECT count(*) FROM trials').fetchone()[0]
-    except sqlite3.Error:
-      stored = 0
-    checkpointed = (root / 'checkpoints' / 'checkpoint').exists()
-    if checkpointed and stored >= 6 and stored % 4:  # mid-iteration, past a checkpoint
+                             stderr=subprocess.PIPE, text=True)
+  watchdog = threading.Timer(240, process.kill)  # a hung search ends the wait below
+  watchdog.start()
+  # Its log says when iteration 2 is learned from and checkpointed; iteration 3 (sampled
+  # ahead) is training then on both workers, and iteration 4 is being sampled.
+  logged = []
+  for line in process.stderr:
+    logged.append(line)
+    if '] iteration 2 ' in line:
       break
-    time.sleep(0.02)
   workers_of_search = psutil.Process(process.pid).children(recursive=True)
   process.send_signal(signal.SIGKILL)
   process.wait()
-  assert 0 < stored < 24, f'the search was not killed mid-way (stored {stored})'
+  watchdog.cancel()
+  process.stderr.close()
+  assert '] iteration 2 ' in logged[-1], ''.join(logged)[-3000:]
+  assert (root / 'checkpoints' / 'checkpoint').exists()
+  with sqlite3.connect(f'file:{root / "trials.sqlite"}?mode=ro', uri=True) as db:
+    stored = db.execute('SELECT count(*) FROM trials').fetchone()[0]
+  assert 8 <= stored < 24, f'the search was not killed mid-way (stored {stored})'
+  assert len(workers_of_search) >= 2  # the workers (and multiprocessing's resource tracker)
   _, alive = psutil.wait_procs(workers_of_search, timeout=15)
   assert not alive, f'worker processes outlived the killed search: {alive}'
   resumed = _binary('mnms_tf.bin.search', f'--root_dir={root}', *args)
@@ -170,6 +186,7 @@ def test_sigkill_at_any_moment_then_resume_loses_and_repeats_nothing(search_gin,
   assert 'ChildTrainer.batch_size = 100' in operative and 'module_handles.handles' in operative
 
 
+@pytest.mark.slow  # three searches on real children
 def test_transfer_adds_new_tasks_and_starts_an_empty_replay_bank(search_gin, tmp_path):
   _parse(search_gin)
   _search(tmp_path / 'pretrained', 2)
@@ -270,7 +287,7 @@ def test_bad_input_is_a_specific_error_and_leaves_the_run_alone(search_gin, tmp_
   for name in os.listdir(root / 'checkpoints'):
     if '.data' in name:
       (root / 'checkpoints' / name).write_bytes(b'garbage' * 100)
-  with pytest.raises(run_dir.CheckpointError, match='no checkpoint is readable.*untouched.*replaying'):
+  with pytest.raises(checkpoints.CheckpointError, match='no checkpoint is readable.*untouched.*replaying'):
     _search(root, 3)
   assert [_key(r) for r in _rows(root)] == before
   with pytest.raises(store_lib.StoreError, match='no trial store|No trial store'):
@@ -282,6 +299,7 @@ def test_bad_input_is_a_specific_error_and_leaves_the_run_alone(search_gin, tmp_
   assert (tmp_path / 'broken' / store_lib.FILENAME).read_bytes() == b'not a database' * 100
 
 
+@pytest.mark.slow  # two searches on real children (tests/test_run_dir.py: the migrations, fast)
 def test_a_run_from_before_whole_vocabulary_training_resumes_only_without_it(search_gin,
                                                                             tmp_path):
   _parse(search_gin)
@@ -302,7 +320,7 @@ def test_a_run_from_before_whole_vocabulary_training_resumes_only_without_it(sea
 def test_trial_store_refuses_a_second_copy_and_finds_the_best(tmp_path):
   def result(val, status='ok'):
     config = {'x': val}
-    return child.ChildResult(task='t', config=config, config_hash=search_space.config_hash(config),
+    return result_lib.ChildResult(task='t', config=config, config_hash=search_space.config_hash(config),
                              seed=1, status=status, val_accuracy=val, reward=val ** 3)
   with store_lib.TrialStore(str(tmp_path)) as store:
     store.add(0, 0, result(0.5), 'main', time.time())
@@ -318,6 +336,7 @@ def test_trial_store_refuses_a_second_copy_and_finds_the_best(tmp_path):
     assert len(store.last_iterations('t', 5)) == 3
 
 
+@pytest.mark.slow  # a fresh TensorFlow process loads the export
 def test_exported_best_model_classifies_strings_in_a_fresh_process(search_gin, tmp_path):
   _parse(search_gin, "search.tasks = ['tiny_sentiment']",
          "SearchSpace.choices = {'embedding': ('en-dim50',), 'trainable': (False, True), "
@@ -346,20 +365,21 @@ def test_exported_best_model_classifies_strings_in_a_fresh_process(search_gin, t
   assert again.returncode == 1 and 'exists already' in again.stderr
 
 
+@pytest.mark.slow  # two fresh processes
 def test_a_second_process_is_refused_and_a_killed_holder_does_not_block(search_gin, tmp_path):
   root = tmp_path / 'run'
   with run_dir.RunDir(str(root)).lock():
-    refused = _binary('mnms_tf.bin.search', f'--root_dir={root}', f'--gin_file={search_gin}',
-                      '--iterations=1')
+    refused = _process('mnms_tf.bin.search', f'--root_dir={root}', f'--gin_file={search_gin}',
+                       '--iterations=1')
   assert refused.returncode == 1, refused.stderr[-2000:]
   assert refused.stderr.strip().splitlines()[-1] == (
       f'search: error: {root} is in use by another search (PID {os.getpid()}); wait for it '
       f'or stop it first')
   assert not (root / 'run.json').exists()
   holder = subprocess.Popen([sys.executable, '-c', (
-      'import sys, time\nfrom mnms_tf import run_dir\n'
+      'import signal\nfrom mnms_tf.search import run_dir\n'
       f'with run_dir.RunDir({str(root)!r}).lock():\n  print("locked", flush=True)\n'
-      '  time.sleep(600)')], cwd=REPO, stdout=subprocess.PIPE, text=True)
+      '  signal.pause()')], cwd=REPO, stdout=subprocess.PIPE, text=True)
   assert holder.stdout.readline().strip() == 'locked'
   holder.send_signal(signal.SIGKILL)
   holder.wait()
@@ -396,22 +416,23 @@ def test_configs_that_train_the_same_child_are_one(search_gin, tmp_path):
   assert {r['config']['nnodes'] for r in rows[4:]} == {10, 50}
 
 
+@pytest.mark.slow  # worker processes
 def test_a_worker_killed_in_a_search_is_one_failed_trial_and_never_retrained(search_gin,
                                                                               tmp_path):
   _parse(search_gin)
   root = str(tmp_path / 'run')
   killed = []
-
-  def kill_first_worker(pool):
-    deadline = time.time() + 120
-    while not pool.worker_pids() and time.time() < deadline:
-      time.sleep(0.05)
-    killed.extend(pool.worker_pids()[:1])
-    os.kill(killed[0], signal.SIGKILL)
-
-  import threading  # pylint: disable=g-import-not-at-top
   with evaluators.Children(paths.default_data_dir(), num_workers=1) as pool_evaluator:
-    threading.Thread(target=kill_first_worker, args=(pool_evaluator.pool,), daemon=True).start()
+    pool = pool_evaluator.pool
+    submit = pool.submit
+
+    def submit_then_kill_the_worker(key, job):
+      submit(key, job)  # the first child goes to a worker at once
+      if not killed:
+        killed.extend(pool.worker_pids())
+        os.kill(killed[0], signal.SIGKILL)
+
+    pool.submit = submit_then_kill_the_worker
     summary = runner.search(root, runner.Budget(iterations=2), pool_evaluator)
   assert summary['iterations'] == 2 and killed
   rows = _rows(root)
@@ -440,6 +461,7 @@ def test_the_example_user_task_gin_parses_and_its_task_trains(tmp_path, tiny_mod
   assert result.status == 'ok' and result.val_accuracy > 0.5, result
 
 
+@pytest.mark.slow  # end-to-end reproduction: 8 searches, each with a worker process
 def test_reproduce_end_to_end_on_tiny_tasks(tmp_path, tiny_module):
   """The whole reproduction (two seeds of tiny searches, baselines, every figure, the table
   and REPORT.md) on tiny files that take the offline tasks' names."""
@@ -457,8 +479,8 @@ def test_reproduce_end_to_end_on_tiny_tasks(tmp_path, tiny_module):
         {name}/FileTask.label_column = 'label'""")
   handles = {slot: tiny_module[0] for slot in ('en-dim50', 'en-dim128', 'es-dim50', 'es-dim128')}
   (tmp_path / 'tiny.gin').write_text('\n'.join([
-      "include 'search/tiny_test.gin'", 'import mnms_tf.baselines',
-      'import mnms_tf.embeddings.registry', 'import mnms_tf.tasks.registry',
+      "include 'search/tiny_test.gin'", 'import mnms_tf.children.baselines',
+      'import mnms_tf.data.embeddings.registry', 'import mnms_tf.data.tasks.registry',
       f'module_handles.handles = {handles}', *tasks,
       'user_tasks.tasks = [' + ', '.join(f'@{n}/FileTask()' for n in (
           'spanish_langid', 'rt_snippets', 'polarity_reviews', 'es_tweets')) + ']',
@@ -469,7 +491,7 @@ def test_reproduce_end_to_end_on_tiny_tasks(tmp_path, tiny_module):
   result = _binary('mnms_tf.bin.reproduce', f'--root_dir={tmp_path / "reproduction"}',
                    f'--output_dir={output}', '--seeds=2', '--multitask_iterations=2',
                    '--transfer_iterations=1', '--workers=1',
-                   f'--gin_file={tmp_path / "tiny.gin"}', timeout=900)
+                   f'--gin_file={tmp_path / "tiny.gin"}')
   assert result.returncode == 0, result.stderr[-3000:]
   for experiment in ('multitask', 'transfer', 'scratch', 'on_policy'):
     for seed in (0, 1):
@@ -484,6 +506,7 @@ def test_reproduce_end_to_end_on_tiny_tasks(tmp_path, tiny_module):
   assert 'Transfer starts better' in report and 'hand-tuned' in report
 
 
+@pytest.mark.slow  # a search, a value network fit and two children
 def test_suggest_binary_learns_from_the_other_tasks_and_trains_its_suggestions(search_gin,
                                                                               tmp_path):
   _parse(search_gin, "search.tasks = ['tiny_sentiment']")  # tiny_language is new

@@ -3,7 +3,7 @@ import gin
 import numpy as np
 import pytest
 
-from mnms_tf import search_space
+from mnms_tf.children import space as search_space
 
 EXAMPLE = {'embedding': 'en-dim50', 'trainable': False, 'nlayers': 1, 'nnodes': 100,
            'learning_rate': 0.1, 'iterations': 1000, 'regularization': 0.0}
@@ -59,7 +59,7 @@ def test_bad_actions_and_json():
 
 def test_space_is_gin_configurable():
   gin.parse_config("""
-      import mnms_tf.search_space
+      import mnms_tf.children.space
       SearchSpace.choices = {'nlayers': (1, 2), 'learning_rate': (0.1,)}
   """)
   space = search_space.SearchSpace()

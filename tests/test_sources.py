@@ -5,7 +5,7 @@ import tarfile
 
 import pytest
 
-from mnms_tf import sources
+from mnms_tf.data import sources
 
 
 def _sdist_bytes(member_bytes):

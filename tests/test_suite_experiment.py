@@ -4,32 +4,25 @@ import csv
 import dataclasses
 import os
 import shutil
-import subprocess
-import sys
 
+from absl import flags
+from absl.testing import flagsaver
 import numpy as np
 import pytest
 from scipy import stats
 
-from mnms_tf import controller as controller_lib
-from mnms_tf import run_dir as run_dir_lib
-from mnms_tf import runner
-from mnms_tf import search_space
-from mnms_tf import store as store_lib
-from mnms_tf import suite_experiment
-from mnms_tf import synthetic
-from mnms_tf import value_network
-from paper_figures import report
-from paper_figures import suite_transfer
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def test_children_to_reach_counts_the_whole_curve_when_never_reached():
-  curve = np.array([0.5, 0.7, 0.9, 0.8])
-  assert suite_experiment.children_to_reach(curve, 0.85) == (3, True)
-  assert suite_experiment.children_to_reach(curve, 0.5) == (1, True)
-  assert suite_experiment.children_to_reach(curve, 0.95) == (4, False)
+import conftest
+from mnms_tf.bin import reproduce
+from mnms_tf.controllers import factory as controller_lib
+from mnms_tf.search import run_dir as run_dir_lib
+from mnms_tf.search import runner
+from mnms_tf.children import space as search_space
+from mnms_tf.search import store as store_lib
+from mnms_tf.experiments import suite as suite_experiment
+from mnms_tf.evaluation import synthetic
+from mnms_tf.transfer import value_network
+from mnms_tf.experiments.figures import report
+from mnms_tf.experiments.figures import suite_transfer
 
 
 def test_speedups_are_ratios_of_mean_children_and_their_geometric_mean():
@@ -75,10 +68,11 @@ def experiment(tmp_path_factory):
   protocol = _protocol(pretraining_iterations=4, seeds=1,
                        variants=list(suite_experiment.VARIANTS))
   protocol.save(root)
-  evaluator = synthetic.SyntheticChildren(synthetic.example_targets(
-      search_space.SearchSpace().sizes))
-  suite_experiment.run_searches(root, protocol, evaluator)
-  return root, protocol, evaluator
+  targets = synthetic.example_targets(search_space.SearchSpace().sizes)
+  evaluator = synthetic.SyntheticChildren(targets)
+  task_features = synthetic.SyntheticTaskFeatures(targets)
+  suite_experiment.run_searches(root, protocol, evaluator, task_features)
+  return root, protocol, evaluator, task_features
 
 
 def _trials(run):
@@ -86,8 +80,9 @@ def _trials(run):
     return store.trials()
 
 
+@pytest.mark.slow  # the experiment fixture: 11 synthetic searches and a value network
 def test_every_variant_of_a_seed_gets_the_same_budget_and_child_seeds(experiment):
-  root, protocol, _ = experiment
+  root, protocol, _, _ = experiment
   assert suite_experiment.Protocol.load(root) == protocol
   assert len(_trials(os.path.join(root, suite_experiment.PRETRAIN))) == 4 * 8
   for seed in range(protocol.seeds):
@@ -104,8 +99,9 @@ def test_every_variant_of_a_seed_gets_the_same_budget_and_child_seeds(experiment
     assert len({tuple(s) for s in seeds.values()}) == 1
 
 
+@pytest.mark.slow  # the experiment fixture: 11 synthetic searches and a value network
 def test_warm_variants_start_from_the_nearest_task_or_the_suggestions(experiment):
-  root, _, _ = experiment
+  root, _, _, _ = experiment
   nearest = run_dir_lib.read_info(suite_experiment.held_out_dir(root, 'c', 'nearest', 0))
   assert nearest['task_similarities'] == {'c': {'a': pytest.approx(5 / 7), 'b': 0.0}}
   for variant in ('warm_configs', 'suggested', 'tpe_warm'):
@@ -118,19 +114,21 @@ def test_warm_variants_start_from_the_nearest_task_or_the_suggestions(experiment
   assert network.info['num_trials'] == 4 * 8 and 'c' not in network.info['tasks']
 
 
+@pytest.mark.slow  # the experiment fixture: 11 synthetic searches and a value network
 def test_a_finished_experiment_resumes_without_training_again(experiment):
-  root, protocol, evaluator = experiment
+  root, protocol, evaluator, task_features = experiment
 
   class Refuses(type(evaluator)):
 
     def submit(self, key, job):
       raise AssertionError(f'trained again: {job}')
 
-  suite_experiment.run_searches(root, protocol, Refuses(evaluator.targets))
+  suite_experiment.run_searches(root, protocol, Refuses(evaluator.targets), task_features)
 
 
+@pytest.mark.slow  # the experiment fixture: 11 synthetic searches and a value network
 def test_measures_use_the_best_known_accuracy_over_every_search(experiment):
-  root, protocol, _ = experiment
+  root, protocol, _, _ = experiment
   results = suite_experiment.measures(root, protocol)
   assert list(results) == ['c']
   rows = [r for v in protocol.variants for s in range(protocol.seeds)
@@ -146,12 +144,13 @@ def test_measures_use_the_best_known_accuracy_over_every_search(experiment):
     assert (reach, reached) == ((hits[0] + 1, True) if hits else (len(curve), False))
 
 
+@pytest.mark.slow  # the experiment fixture: 11 synthetic searches and a value network
 def test_the_report_section_replaces_its_predecessor_and_keeps_the_papers(experiment,
                                                                            tmp_path):
-  root, _, evaluator = experiment
+  root, _, _, task_features = experiment
   (tmp_path / report.FILENAME).write_text('# MNMS reproduction\n\n## 1. Claims\nkept\n')
   for _ in range(2):
-    suite_transfer.make(root, str(tmp_path), representation=evaluator.task_representation)
+    suite_transfer.make(root, str(tmp_path), task_features=task_features)
   text = (tmp_path / report.FILENAME).read_text()
   assert text.startswith('# MNMS reproduction\n\n## 1. Claims\nkept\n')
   assert text.count(report.SUITE_HEADING) == 1 and '| warm_configs |' in text
@@ -164,21 +163,20 @@ def test_the_report_section_replaces_its_predecessor_and_keeps_the_papers(experi
 
 def test_the_binary_refuses_a_bad_protocol_in_one_line_and_writes_nothing(tmp_path):
   root = tmp_path / 'suite'
-  result = subprocess.run(
-      [sys.executable, '-m', 'mnms_tf.bin.reproduce', '--experiment=suite',
-       f'--root_dir={root}', f'--output_dir={tmp_path / "out"}',
-       "--gin_bindings=Protocol.held_out_tasks = ['rt_snippets']"],
-      cwd=REPO, capture_output=True, text=True, timeout=300)
+  result = conftest.run_binary(
+      'mnms_tf.bin.reproduce', '--experiment=suite', f'--root_dir={root}',
+      f'--output_dir={tmp_path / "out"}', "--gin_bindings=Protocol.held_out_tasks = ['rt_snippets']")
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1].startswith('reproduce: error: Protocol: ')
   assert 'Traceback' not in result.stderr
   assert not root.exists() and not (tmp_path / 'out').exists()
 
 
+@pytest.mark.slow  # the experiment fixture: 11 synthetic searches and a value network
 def test_inference_measures_read_the_value_network_and_the_variants(experiment):
-  root, protocol, evaluator = experiment
+  root, protocol, evaluator, task_features = experiment
   measured = suite_experiment.inference_measures(
-      root, protocol, {'c': evaluator.task_representation('c')})['c']
+      root, protocol, {'c': task_features.representation('c')})['c']
   suggested = suite_experiment.held_out_dir(root, 'c', 'suggested', 0)
   first = _trials(suggested)[0]
   assert measured['suggested'] == first['config']
@@ -193,15 +191,16 @@ def test_inference_measures_read_the_value_network_and_the_variants(experiment):
   network = value_network.load(os.path.join(root, suite_experiment.VALUE_NETWORK))
   rows = [r for v in protocol.variants
           for r in _trials(suite_experiment.held_out_dir(root, 'c', v, 0))]
-  predicted = network.predict(evaluator.task_representation('c'), value_network.one_hot(
+  predicted = network.predict(task_features.representation('c'), value_network.one_hot(
       [network.space.to_actions(r['config']) for r in rows], network.space.sizes))
   assert measured['spearman'] == pytest.approx(
       stats.spearmanr(predicted, [r['val_accuracy'] for r in rows]).statistic)
 
 
+@pytest.mark.slow  # the experiment fixture: 11 synthetic searches and a value network
 def test_measures_skip_unfinished_searches_and_cut_longer_ones_to_the_budget(experiment,
                                                                             tmp_path):
-  root, protocol, evaluator = experiment
+  root, protocol, evaluator, task_features = experiment
   shutil.copytree(root, tmp_path / 'suite')
   copy = str(tmp_path / 'suite')
   runner.search(suite_experiment.held_out_dir(copy, 'c', 'scratch', 0), runner.Budget(3),
@@ -219,17 +218,18 @@ def test_measures_skip_unfinished_searches_and_cut_longer_ones_to_the_budget(exp
             original['variants']['scratch'][measure])
 
 
-def _benchmark(*args):
-  return subprocess.run([sys.executable, os.path.join(REPO, 'benchmarks', 'search_vs_peers.py'),
-                         '--skip_search', *args], cwd=REPO, capture_output=True, text=True,
-                        timeout=300)
+def _compare(*args, methods=('random', 'scratch', 'tpe', 'tpe_warm', 'keras_tuner')):
+  """`reproduce --experiment=peers --skip_search`, in-process."""
+  with flagsaver.flagsaver():
+    flags.FLAGS(['reproduce', '--experiment=peers', '--skip_search', *args,
+                 f'--gin_bindings=PeerComparison.methods = {list(methods)}'])
+    reproduce.main([])
 
 
+@pytest.mark.slow  # the benchmark as a fresh process
 def test_the_peer_benchmark_reports_every_method_against_random_search(experiment, tmp_path):
-  root, protocol, _ = experiment
-  result = _benchmark(f'--root_dir={root}', f'--output_dir={tmp_path}',
-                      '--methods=random,scratch,tpe,tpe_warm,keras_tuner')
-  assert result.returncode == 0, result.stderr
+  root, protocol, _, _ = experiment
+  _compare(f'--root_dir={root}', f'--output_dir={tmp_path}')
   with open(tmp_path / 'search_vs_peers.csv') as f:
     rows = {r['method']: r for r in csv.DictReader(f)}
   assert sorted(rows) == ['keras_tuner', 'random', 'scratch', 'tpe', 'tpe_warm']
@@ -247,7 +247,8 @@ def test_the_peer_benchmark_reports_every_method_against_random_search(experimen
     assert float(row['children to 99% mean']) == measured[method]['reach'][0]
   assert (tmp_path / 'search_vs_peers.png').stat().st_size > 0
   assert '| tpe_warm |' in (tmp_path / 'search_vs_peers.md').read_text()
-  bad = _benchmark(f'--root_dir={root}', f'--output_dir={tmp_path / "bad"}', '--methods=optuna')
-  assert bad.returncode == 1 and 'Traceback' not in bad.stderr
-  assert bad.stderr.strip().splitlines()[-1].startswith("search_vs_peers: error: --methods: ")
+  with pytest.raises(SystemExit) as bad:  # one line, as errors.exit_with prints it
+    _compare(f'--root_dir={root}', f'--output_dir={tmp_path / "bad"}', methods=['optuna'])
+  assert str(bad.value).startswith("reproduce: error: PeerComparison.methods: unknown "
+                                   "['optuna']") and '\n' not in str(bad.value)
   assert not (tmp_path / 'bad').exists()

@@ -1,4 +1,4 @@
-"""The suite's task builders (README, Data) on fixture files they make, and the language-id
+"""The suite's task builders (docs/data.md) on fixture files they make, and the language-id
 variants on the installed wordfreq."""
 import gzip
 import os
@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from mnms_tf.tasks import builders
-from mnms_tf.tasks import registry
+from mnms_tf.data.tasks import builders
+from mnms_tf.data.tasks import registry
 
 
 def _write_manual(data_dir, filename, data):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnms_tf import task_features
+from mnms_tf.data import features as task_features
 
 
 def test_hidden_layer_fisher_equals_the_expected_squared_gradient_by_autodiff():

@@ -5,23 +5,19 @@ import csv
 import dataclasses
 import glob
 import os
-import subprocess
-import sys
 
 import optuna
 import pytest
 from tensorboard.plugins.hparams import plugin_data_pb2
 import tensorflow as tf
 
-from mnms_tf import controller as controller_lib
-from mnms_tf import runner
-from mnms_tf import search_space
-from mnms_tf import store as store_lib
-from mnms_tf import synthetic
-from mnms_tf import trial_export
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
+import conftest
+from mnms_tf.controllers import factory as controller_lib
+from mnms_tf.search import runner
+from mnms_tf.children import space as search_space
+from mnms_tf.search import store as store_lib
+from mnms_tf.evaluation import synthetic
+from mnms_tf.search import trial_export
 
 class _FailsSome(synthetic.SyntheticChildren):
   """Every fifth child fails, as a diverged or killed child would."""
@@ -93,17 +89,15 @@ def test_an_existing_study_or_file_is_refused_and_left_alone(run, tmp_path):
 def test_the_binary_writes_csv_and_explains_a_bad_target(run, tmp_path):
   root, rows = run
   path = tmp_path / 'trials.csv'
-  result = subprocess.run([sys.executable, '-m', 'mnms_tf.bin.export_trials',
-                           f'--root_dir={root}', f'--to=csv:{path}'], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+  result = conftest.run_binary('mnms_tf.bin.export_trials', f'--root_dir={root}',
+                               f'--to=csv:{path}')
   assert result.returncode == 0, result.stderr[-2000:]
   with open(path, newline='') as f:
     table = list(csv.DictReader(f))
   assert [int(r['id']) for r in table] == [r['id'] for r in rows]
   assert [r['embedding'] for r in table] == [r['config']['embedding'] for r in rows]
-  result = subprocess.run([sys.executable, '-m', 'mnms_tf.bin.export_trials',
-                           f'--root_dir={root}', '--to=parquet:x'], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+  result = conftest.run_binary('mnms_tf.bin.export_trials', f'--root_dir={root}',
+                               '--to=parquet:x')
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1] == (
       "export_trials: error: --to must be optuna:<storage URL> or csv:<path>, got 'parquet:x'")

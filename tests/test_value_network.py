@@ -11,13 +11,13 @@ import pytest
 from scipy import stats
 import tensorflow as tf
 
-from mnms_tf import controller as controller_lib
-from mnms_tf import losses
-from mnms_tf import runner
-from mnms_tf import search_space
-from mnms_tf import store as store_lib
-from mnms_tf import synthetic
-from mnms_tf import value_network
+from mnms_tf.controllers import factory as controller_lib
+from mnms_tf.controllers import losses
+from mnms_tf.search import runner
+from mnms_tf.children import space as search_space
+from mnms_tf.search import store as store_lib
+from mnms_tf.evaluation import synthetic
+from mnms_tf.transfer import value_network
 
 SPACE = search_space.SearchSpace()
 CLEAN = synthetic.AccuracyLike(noise=0.0)
@@ -56,7 +56,8 @@ def trained(tmp_path_factory):
   runner.search(str(root / 'run'), runner.Budget(iterations=112), evaluator, tasks=TRAINING,
                 create_controller=controller_lib.ControllerFactory(kind='random'),
                 children_per_iteration=8, seed=0, checkpoint_every=1000)
-  representations = {t: evaluator.task_representation(t) for t in TARGETS}
+  task_features = synthetic.SyntheticTaskFeatures(TARGETS)
+  representations = {t: task_features.representation(t) for t in TARGETS}
   network = value_network.fit(str(root / 'network'), [str(root / 'run')], representations,
                               SPACE, settings=value_network.ValueNetworkSettings(ensemble_size=3))
   return root, representations, network
@@ -67,6 +68,7 @@ def _random_configs(count=200):
   return np.array([[rng.integers(size) for size in SPACE.sizes] for _ in range(count)])
 
 
+@pytest.mark.slow  # the trained fixture: a 112-iteration search and a fitted ensemble
 def test_the_ascent_finds_a_held_out_tasks_best_config(trained):
   _, representations, network = trained
   actions = _random_configs()
@@ -88,6 +90,7 @@ def test_the_ascent_finds_a_held_out_tasks_best_config(trained):
     assert SPACE.to_actions(suggestions[0][0])[0] == TARGETS[task][0]
 
 
+@pytest.mark.slow  # the trained fixture: a 112-iteration search and a fitted ensemble
 def test_predictions_rank_a_held_out_tasks_configs(trained):
   _, representations, network = trained
   actions = _random_configs()
@@ -98,6 +101,7 @@ def test_predictions_rank_a_held_out_tasks_configs(trained):
     assert stats.spearmanr(predicted, real).statistic > 0.8
 
 
+@pytest.mark.slow  # the trained fixture: a 112-iteration search and a fitted ensemble
 def test_a_saved_network_loads_and_a_refit_with_other_settings_is_refused(trained, tmp_path):
   root, representations, network = trained
   loaded = value_network.load(network.model_dir)
@@ -114,6 +118,7 @@ def test_a_saved_network_loads_and_a_refit_with_other_settings_is_refused(traine
     value_network.load(str(tmp_path))
 
 
+@pytest.mark.slow  # the trained fixture: a 112-iteration search and a fitted ensemble
 def test_an_interrupted_fit_resumes_to_the_same_weights(trained, tmp_path):
   root, representations, _ = trained
   settings = value_network.ValueNetworkSettings(epochs=6, checkpoint_every=3, loss='pairwise')
@@ -132,6 +137,7 @@ def test_an_interrupted_fit_resumes_to_the_same_weights(trained, tmp_path):
       np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+@pytest.mark.slow  # the trained fixture: a 112-iteration search and a fitted ensemble
 def test_an_ensemble_predicts_its_mean_less_pessimism_times_its_spread(trained):
   _, representations, network = trained
   inputs = value_network.one_hot(_random_configs(50), SPACE.sizes)
@@ -146,6 +152,7 @@ def test_an_ensemble_predicts_its_mean_less_pessimism_times_its_spread(trained):
                              rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # the trained fixture: a 112-iteration search and a fitted ensemble
 def test_a_network_stored_before_ensembles_loads_as_one_network(trained, tmp_path):
   root, representations, _ = trained
   single = value_network.fit(str(tmp_path / 'single'), [str(root / 'run')], representations,
@@ -165,17 +172,20 @@ def test_a_network_stored_before_ensembles_loads_as_one_network(trained, tmp_pat
                       settings=value_network.ValueNetworkSettings(epochs=3))
 
 
+@pytest.mark.slow  # the trained fixture: a 112-iteration search and a fitted ensemble
 def test_a_search_evaluates_the_suggestions_first(trained, tmp_path):
   _, _, network = trained
   evaluator = synthetic.SyntheticChildren(TARGETS, accuracy=synthetic.AccuracyLike())
   with pytest.raises(runner.RunDirError, match='give both or neither'):
     runner.search(str(tmp_path / 'none'), runner.Budget(iterations=1), evaluator,
                   tasks=['t33'], initial_configs='suggested')
+  task_features = synthetic.SyntheticTaskFeatures(TARGETS)
   runner.search(str(tmp_path / 'run'), runner.Budget(iterations=1), evaluator, tasks=['t33'],
-                children_per_iteration=8, initial_configs='suggested',
+                task_features=task_features, children_per_iteration=8,
+                initial_configs='suggested',
                 value_network=network.model_dir, num_initial_configs=3)
   info = json.loads((tmp_path / 'run' / 'run.json').read_text())
-  expected = [c for c, _ in network.suggest(evaluator.task_representation('t33'), top_k=3)]
+  expected = [c for c, _ in network.suggest(task_features.representation('t33'), top_k=3)]
   assert info['initial_config_list'] == {'t33': expected}
   assert info['value_network'] == os.path.abspath(network.model_dir)
   with store_lib.TrialStore(str(tmp_path / 'run'), read_only=True) as store:

@@ -6,19 +6,21 @@ import gin
 import numpy as np
 import pytest
 
-from mnms_tf import controller as controller_lib
-from mnms_tf import evaluators
-from mnms_tf import runner
-from mnms_tf import search_space
-from mnms_tf import store as store_lib
-from mnms_tf import synthetic
+from mnms_tf.controllers import factory as controller_lib
+from mnms_tf.data import features
+from mnms_tf.search import runner
+from mnms_tf.children import space as search_space
+from mnms_tf.search import store as store_lib
+from mnms_tf.evaluation import synthetic
+from mnms_tf.transfer import warm_start
 
 TARGETS = synthetic.example_targets(search_space.SearchSpace().sizes)
 
 
 def _search(root_dir, tasks, iterations, **kwargs):
   return runner.search(str(root_dir), runner.Budget(iterations=iterations),
-                       synthetic.SyntheticChildren(TARGETS), tasks=tasks,
+                       synthetic.SyntheticChildren(TARGETS),
+                       task_features=synthetic.SyntheticTaskFeatures(TARGETS), tasks=tasks,
                        create_controller=controller_lib.ControllerFactory(),
                        children_per_iteration=8, seed=1, **kwargs)
 
@@ -104,11 +106,35 @@ def test_bad_warm_start_settings_are_one_line_errors_and_write_nothing(tmp_path)
 
 
 @pytest.mark.usefixtures('tiny_task')
-def test_real_children_measure_similarity_by_task2vec(tmp_path):
+def test_real_tasks_are_compared_by_task2vec_over_the_spaces_modules(tmp_path):
   gin.parse_config("""
-      import mnms_tf.search_space
+      import mnms_tf.children.space
       SearchSpace.choices = {'embedding': ('en-dim50', 'es-dim50'), 'trainable': (False,),
                              'nlayers': (0,), 'nnodes': (10,), 'learning_rate': (0.3,),
                              'iterations': (100,), 'regularization': (0.0,)}""")
-  evaluator = evaluators.Children(str(tmp_path))
-  assert evaluator.task_similarity('tiny', 'tiny') == pytest.approx(1.0)
+  task_features = features.TaskFeatures.for_space(str(tmp_path), search_space.SearchSpace())
+  assert task_features.modules == ['en-dim50', 'es-dim50']
+  assert task_features.similarity('tiny', 'tiny') == pytest.approx(1.0)
+  assert task_features.similarities(['tiny'], ['tiny']) == {'tiny': {'tiny': pytest.approx(1.0)}}
+
+
+def test_embedding_weights_pick_the_nearest_or_a_softmax_of_similarities():
+  info = {'task_embedding_init': 'nearest', 'task_embedding_temperature': 0.5,
+          'task_similarities': {'x': {'a': 0.2, 'b': 0.7}, 'y': {'a': 0.9, 'b': 0.1}}}
+  np.testing.assert_array_equal(warm_start.embedding_weights(info, ['x', 'y'], ['a', 'b']),
+                                [[0, 1], [1, 0]])
+  info['task_embedding_init'] = 'similarity_weighted'
+  weights = warm_start.embedding_weights(info, ['x'], ['a', 'b'])
+  # softmax([0.2, 0.7] / 0.5) = softmax([0.4, 1.4]): e^-1 / (1 + e^-1) on a
+  np.testing.assert_allclose(weights, [[np.exp(-1) / (1 + np.exp(-1)), 1 / (1 + np.exp(-1))]])
+  info['task_embedding_init'] = 'random'
+  assert warm_start.embedding_weights(info, ['x'], ['a', 'b']) is None
+
+
+def test_a_warm_start_that_compares_tasks_needs_a_task_features_service(pretrained, tmp_path):
+  source, _ = pretrained
+  with pytest.raises(runner.RunDirError, match='task-features service'):
+    runner.search(str(tmp_path / 'c'), runner.Budget(iterations=1),
+                  synthetic.SyntheticChildren(TARGETS), tasks=['c'], init_from=str(source),
+                  task_embedding_init='nearest')
+  assert not (tmp_path / 'c' / 'run.json').exists()

@@ -2,37 +2,36 @@ r"""Hand-tuned baselines for the results table: validation and test accuracy per
 
   python -m mnms_tf.bin.baselines [--tasks=a,b] [--baselines=hand_tuned,tfidf] [--json]
 
-See mnms_tf/baselines.py for what each baseline is.
+See mnms_tf/children/baselines.py for what each baseline is.
 """
 import json
-import os
 
 from absl import app
 from absl import flags
 
-from mnms_tf import baselines
-from mnms_tf import child
-from mnms_tf import configs
+from mnms_tf.children import baselines
+from mnms_tf.children import trainer as child
+from mnms_tf import cli
+from mnms_tf.data.tasks import registry as task_registry
 from mnms_tf import errors
-from mnms_tf import paths
-from mnms_tf.tasks import registry as task_registry
 
-_TASKS = flags.DEFINE_list('tasks', list(task_registry.OFFLINE_TASKS), 'Tasks to evaluate.')
+_TASKS = cli.define(flags.DEFINE_list, 'tasks', list(task_registry.OFFLINE_TASKS),
+                    'Tasks to evaluate.')
 _BASELINES = flags.DEFINE_multi_enum('baselines', ['hand_tuned', 'tfidf'],
                                      ['hand_tuned', 'tfidf'], 'Baselines to run.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Seed of the hand-tuned child.')
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: $MNMS_DATA_DIR '
-                                'or ~/.cache/mnms_tf).')
-_JSON = flags.DEFINE_bool('json', False, 'Also print the results as JSON on the last line.')
-configs.define_gin_flags()
+_SEED = cli.define(flags.DEFINE_integer, 'seed', 0, 'Seed of the hand-tuned child.')
+cli.define_data_dir()
+_JSON = cli.define(flags.DEFINE_bool, 'json', False,
+                   'Also print the results as JSON on the last line.')
+cli.define_gin_flags()
 
 
 def main(argv):
   del argv
-  data_dir = os.path.abspath(_DATA_DIR.value or paths.default_data_dir())
+  data_dir = cli.data_dir()
   results = {}
   try:
-    configs.parse_gin_flags()
+    cli.parse_gin_flags()
     for name in _TASKS.value:
       task_registry.get_task(name)
     trainer = child.ChildTrainer(data_dir=data_dir)

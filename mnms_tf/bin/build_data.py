@@ -6,29 +6,27 @@ Idempotent: prepared datasets, built modules and probe results are reused, so a 
 run only reads them. The default data_dir is $MNMS_DATA_DIR or ~/.cache/mnms_tf.
 """
 import json
-import os
 import time
 
 from absl import app
 from absl import flags
 from absl import logging
 
-from mnms_tf import configs
-from mnms_tf import data_summary
+from mnms_tf import cli
+from mnms_tf.data.embeddings import registry as module_registry
+from mnms_tf.data import summary as data_summary
+from mnms_tf.data.tasks import registry as task_registry
 from mnms_tf import errors
-from mnms_tf import paths
-from mnms_tf.embeddings import registry as module_registry
-from mnms_tf.tasks import registry as task_registry
 
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: $MNMS_DATA_DIR '
-                                'or ~/.cache/mnms_tf).')
-_TASKS = flags.DEFINE_list('tasks', list(task_registry.OFFLINE_TASKS), 'Tasks to build '
-                           '(`suite`: the task suite, README Data).')
+_DATA_DIR = cli.define_data_dir()
+_TASKS = cli.define(flags.DEFINE_list, 'tasks', list(task_registry.OFFLINE_TASKS), 'Tasks to build '
+                           '(`suite`: the task suite, docs/data.md).')
 _MODULES = flags.DEFINE_list('modules', list(module_registry.OFFLINE_HANDLES),
                              'Embedding module slots to build (offline) or fetch (TF-Hub).')
 _PROBES = flags.DEFINE_bool('probes', True, 'Report OOV rates and linear-probe accuracies.')
-_JSON = flags.DEFINE_bool('json', False, 'Also print the summary as JSON on the last line.')
-configs.define_gin_flags()
+_JSON = cli.define(flags.DEFINE_bool, 'json', False,
+                   'Also print the summary as JSON on the last line.')
+cli.define_gin_flags()
 
 
 def build(data_dir, task_names, module_names, probes=True):
@@ -92,10 +90,10 @@ def format_summary(summary):
 
 def main(argv):
   del argv
-  data_dir = os.path.abspath(_DATA_DIR.value or paths.default_data_dir())
+  data_dir = cli.data_dir()
   started = time.time()
   try:
-    configs.parse_gin_flags()
+    cli.parse_gin_flags()
     tasks = [t for name in _TASKS.value
              for t in (task_registry.SUITE_TASKS if name == 'suite' else [name])]
     summary = build(data_dir, tasks, _MODULES.value, probes=_PROBES.value)

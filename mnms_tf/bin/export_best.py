@@ -20,25 +20,21 @@ import os
 from absl import app
 from absl import flags
 from absl import logging
-import gin
 import tensorflow as tf
 
-from mnms_tf import child
-from mnms_tf import configs
+from mnms_tf import cli
+from mnms_tf.data import summary as data_summary
+from mnms_tf.data.tasks import registry as task_registry
 from mnms_tf import errors
-from mnms_tf import evaluators
-from mnms_tf import paths
-from mnms_tf import run_dir as run_dir_lib
-from mnms_tf import store as store_lib
-from mnms_tf.tasks import registry as task_registry
+from mnms_tf.search import restore
+from mnms_tf.search import run_dir as run_dir_lib
+from mnms_tf.search import store as store_lib
 
-_ROOT_DIR = flags.DEFINE_string('root_dir', None, 'Search run directory.', required=True)
-_TASK = flags.DEFINE_string('task', None, 'Task whose best config is exported.', required=True)
-_OUTPUT = flags.DEFINE_string('output', None, 'Directory to write (must not exist).',
-                              required=True)
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: $MNMS_DATA_DIR '
-                                'or ~/.cache/mnms_tf).')
-configs.define_gin_flags()
+_ROOT_DIR = cli.define(flags.DEFINE_string, 'root_dir', None, 'Search run directory.')
+_TASK = cli.define(flags.DEFINE_string, 'task', None, 'Task whose best config is exported.')
+_OUTPUT = flags.DEFINE_string('output', None, 'Directory to write (must not exist).')
+cli.define_data_dir()
+cli.define_gin_flags()
 
 
 class _Classifier(tf.Module):
@@ -72,8 +68,9 @@ def export(root_dir, task_name, output, data_dir):
                                f'(tasks stored: {store.tasks()})')
   info = run_dir_lib.read_info(root_dir)
   space = run_dir_lib.restore_search_space(info)
-  trainer = child.ChildTrainer(data_dir=data_dir, space=space, **info['evaluator']['trainer'])
-  today = evaluators.Children(data_dir).describe([task_name], space)['checksums']
+  trainer = restore.child_trainer(info, data_dir)
+  today = data_summary.checksums([task_name], sorted(space.choices.get('embedding', ())),
+                                 data_dir)
   for kind in ('tasks', 'modules'):
     for name, checksum in today[kind].items():
       if info['evaluator']['checksums'][kind].get(name) != checksum:
@@ -99,11 +96,11 @@ def export(root_dir, task_name, output, data_dir):
 def main(argv):
   del argv
   root_dir = _ROOT_DIR.value
-  data_dir = os.path.abspath(_DATA_DIR.value or paths.default_data_dir())
+  data_dir = cli.data_dir()
   try:
     run_dir_lib.read_info(root_dir)
-    gin.parse_config_file(os.path.join(root_dir, run_dir_lib.CONFIG_GIN))
-    configs.parse_gin_flags()
+    run_dir_lib.parse_config_gin(root_dir)
+    cli.parse_gin_flags()
     task_registry.check_task(_TASK.value, data_dir)
     metadata = export(root_dir, _TASK.value, _OUTPUT.value, data_dir)
   except errors.UserError as e:
@@ -115,4 +112,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  flags.mark_flags_as_required(['root_dir', 'task', 'output'])
   app.run(main)

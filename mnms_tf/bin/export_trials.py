@@ -7,17 +7,18 @@ r"""Exports a run's trials to an Optuna storage (one study per task) or to CSV.
 Then e.g. `optuna-dashboard sqlite:///trials.db` (pip install optuna-dashboard), or
 `optuna.visualization.plot_param_importances(optuna.load_study(study_name=...,
 storage=...))`. Studies are named `<prefix>:<task>` (prefix default: --root_dir as given);
-see mnms_tf/trial_export.py for what each trial holds. Nothing is overwritten: an existing
+see mnms_tf/search/trial_export.py for what each trial holds. Nothing is overwritten: an existing
 study or file is refused.
 """
 from absl import app
 from absl import flags
 
+from mnms_tf import cli
 from mnms_tf import errors
-from mnms_tf import trial_export
+from mnms_tf.search import trial_export
 
-_ROOT_DIR = flags.DEFINE_string('root_dir', None, 'Search run directory.', required=True)
-_TO = flags.DEFINE_string('to', None, 'optuna:<storage URL> or csv:<path>.', required=True)
+_ROOT_DIR = cli.define(flags.DEFINE_string, 'root_dir', None, 'Search run directory.')
+_TO = flags.DEFINE_string('to', None, 'optuna:<storage URL> or csv:<path>.')
 _STUDY_PREFIX = flags.DEFINE_string('study_prefix', None, 'Optuna study names: '
                                     '<prefix>:<task> (default: --root_dir).')
 
@@ -41,4 +42,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  flags.mark_flags_as_required(['root_dir', 'to'])
   app.run(main)

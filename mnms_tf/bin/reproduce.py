@@ -1,29 +1,39 @@
 r"""Reproduces the paper end to end: the searches over seeds, then the figures and REPORT.md.
 
-  python -m mnms_tf.bin.reproduce [--experiment=paper|suite] [--root_dir=DIR] [--seeds=N] \
+  python -m mnms_tf.bin.reproduce [--experiment=paper|suite|peers] [--root_dir=DIR] [--seeds=N] \
       [--multitask_iterations=N] [--transfer_iterations=N] [--workers=N] [--paper] \
       [--output_dir=paper_figures] [--gin_bindings=...] [--skip_search]
 
 --experiment=paper (the default; root runs/reproduction):
 
 Per seed, four searches (run directories ROOT/EXPERIMENT/seed_N):
-  multitask  spanish_langid + rt_snippets, off-policy MNMS  (gin/search/multitask.gin)
+  multitask  spanish_langid + rt_snippets, off-policy MNMS  (mnms_tf/gin/search/multitask.gin)
   transfer   polarity_reviews + es_tweets, from that seed's multitask controller
-  scratch    polarity_reviews + es_tweets, a fresh controller (gin/search/transfer.gin)
+  scratch    polarity_reviews + es_tweets, a fresh controller (mnms_tf/gin/search/transfer.gin)
   on_policy  the multitask search with on-policy REINFORCE (multitask_on_policy.gin)
 then the hand-tuned baselines (ROOT/baselines.json), the four figures, the results table
 and REPORT.md (paper_figures/). Budgets are iterations of 8 children, so every seed gets
 the same search. Running it again resumes: finished searches are skipped, an interrupted
 one continues where it stopped. --paper uses the real datasets and TF-Hub modules
-(gin/search/paper_*.gin; needs internet). --gin_file and --gin_bindings apply to every
+(mnms_tf/gin/search/paper_*.gin; needs internet). --gin_file and --gin_bindings apply to every
 search, after the experiment's own gin file.
 
 --experiment=suite (root runs/suite): the sequel's protocol on the task suite
-(mnms_tf/suite_experiment.py, gin/search/suite.gin): one controller pre-trained on 8 tasks,
+(mnms_tf/experiments/suite.py, mnms_tf/gin/search/suite.gin): one controller pre-trained on 8 tasks,
 then every held-out task searched per seed from scratch, transferred, and warm-started;
 --multitask_iterations and --transfer_iterations set the pre-training and held-out budgets,
 --seeds the held-out seeds (default: the gin file's). Resumable the same way. Writes
 suite_transfer.png, suite_similarity.png, suite_table.md/.csv and REPORT.md's suite section.
+
+--experiment=peers (root runs/suite): MNMS against random search, Optuna's TPE and Keras
+Tuner on the suite's held-out tasks (mnms_tf/experiments/peers.py), reusing the suite's
+searches there are and running the rest; --seeds as for the suite, the methods and tasks
+compared as gin bindings (PeerComparison.methods, PeerComparison.tasks). Writes
+search_vs_peers.csv, .md and .png.
+
+--skip_search draws from the searches there are, under the same gin as a run with searches
+(the experiment's gin file, then --gin_file and --gin_bindings): the suite's figures
+recompute task representations, which gin configures.
 """
 import dataclasses
 import functools
@@ -35,28 +45,32 @@ from absl import flags
 from absl import logging
 import gin
 
-from mnms_tf import baselines
+from mnms_tf.children import baselines
+from mnms_tf import cli
 from mnms_tf import configs
+from mnms_tf.data import features
 from mnms_tf import errors
-from mnms_tf import evaluators
-from mnms_tf import paths
-from mnms_tf import runner
-from mnms_tf import suite_experiment
-from paper_figures import fig2_multitask_search
-from paper_figures import fig3_parameter_distributions
-from paper_figures import fig4_transfer
-from paper_figures import fig5_task_embeddings
-from paper_figures import report
-from paper_figures import results_table
-from paper_figures import suite_similarity
-from paper_figures import suite_transfer
+from mnms_tf.evaluation import evaluators
+from mnms_tf.experiments.figures import fig2_multitask_search
+from mnms_tf.experiments.figures import fig3_parameter_distributions
+from mnms_tf.experiments.figures import fig4_transfer
+from mnms_tf.experiments.figures import fig5_task_embeddings
+from mnms_tf.experiments.figures import report
+from mnms_tf.experiments.figures import results_table
+from mnms_tf.experiments.figures import suite_similarity
+from mnms_tf.experiments.figures import suite_transfer
+from mnms_tf.experiments import peers as peers_experiment
+from mnms_tf.experiments import suite as suite_experiment
+from mnms_tf.search import runner
 
-_EXPERIMENT = flags.DEFINE_enum('experiment', 'paper', ['paper', 'suite'],
-                                'The paper\'s experiments, or the sequel\'s on the task suite.')
-_ROOT_DIR = flags.DEFINE_string('root_dir', None, 'Experiment directory (default: '
+_EXPERIMENT = flags.DEFINE_enum('experiment', 'paper', ['paper', 'suite', 'peers'],
+                                'The paper\'s experiments, the sequel\'s on the task suite, or '
+                                'MNMS against its peers on the suite\'s held-out tasks.')
+_ROOT_DIR = cli.define(flags.DEFINE_string, 'root_dir', None, 'Experiment directory (default: '
                                 'runs/reproduction, or runs/suite).')
-_SEEDS = flags.DEFINE_integer('seeds', None, 'Seeds per experiment (0..N-1; default 3, or the '
-                              'suite gin file\'s).', lower_bound=1)
+_SEEDS = flags.DEFINE_integer('seeds', None, 'Seeds per experiment (0..N-1; default 3, the '
+                              'suite gin file\'s, or for peers the suite protocol\'s).',
+                              lower_bound=1)
 _MULTITASK_ITERATIONS = flags.DEFINE_integer(
     'multitask_iterations', None, 'Iterations of each multitask and on-policy search '
     '(default 100; the paper ran thousands of children: e.g. 500), or of the suite\'s '
@@ -65,16 +79,14 @@ _TRANSFER_ITERATIONS = flags.DEFINE_integer(
     'transfer_iterations', None, 'Iterations of each transfer and scratch search (default 25; '
     'paper scale: e.g. 300), or of each held-out suite search (default: the gin file\'s).',
     lower_bound=1)
-_WORKERS = flags.DEFINE_integer('workers', os.cpu_count(), 'Child processes per search.',
-                                lower_bound=1)
+_WORKERS = cli.define_workers()
 _PAPER = flags.DEFINE_bool('paper', False, 'The real datasets and TF-Hub modules (online).')
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
     'paper_figures'), 'Where the figures, the table and REPORT.md are written.')
 _SKIP_SEARCH = flags.DEFINE_bool('skip_search', False, 'Only redraw figures and the report.')
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: $MNMS_DATA_DIR '
-                                'or ~/.cache/mnms_tf).')
-configs.define_gin_flags()
+cli.define_data_dir()
+cli.define_gin_flags()
 
 # experiment -> (gin file, experiment whose controller it starts from, iterations flag,
 # its default)
@@ -127,48 +139,78 @@ def hand_tuned_baselines(root_dir, data_dir):
     json.dump(scores, f, indent=2)
 
 
-def suite_protocol():
-  """The suite's protocol from gin/search/suite.gin, the user's gin and the flags."""
+def _parse_suite():
+  """mnms_tf/gin/search/suite.gin, then the user's gin: what the suite's searches, and the
+  figures drawn from them, run under."""
   with gin.unlock_config():
     gin.clear_config()
     configs.parse(['search/suite.gin'] + list(flags.FLAGS.gin_file), flags.FLAGS.gin_bindings)
+
+
+def suite_protocol():
+  """The suite's protocol from mnms_tf/gin/search/suite.gin, the user's gin and the flags."""
+  _parse_suite()
   overrides = {name: flag.value for name, flag in (
       ('seeds', _SEEDS), ('pretraining_iterations', _MULTITASK_ITERATIONS),
       ('held_out_iterations', _TRANSFER_ITERATIONS)) if flag.value is not None}
   return dataclasses.replace(suite_experiment.Protocol(), **overrides)
 
 
-def run_suite(root_dir, data_dir):
+def run_suite(root_dir, data_dir, protocol):
   if _PAPER.value:
     raise errors.UserError('--experiment=suite runs on the offline suite only; drop --paper')
-  protocol = suite_protocol()
   with evaluators.Children(data_dir, _WORKERS.value) as evaluator:
     evaluator.check_tasks(list(protocol.pretraining_tasks) + list(protocol.held_out_tasks))
     protocol.save(root_dir)
-    suite_experiment.run_searches(root_dir, protocol, evaluator)
+    suite_experiment.run_searches(root_dir, protocol, evaluator,
+                                  features.TaskFeatures.for_space(data_dir, evaluator.space))
+
+
+def peers_protocol(root_dir):
+  """The suite's protocol restricted to the comparison (mnms_tf/experiments/peers.py)."""
+  if _MULTITASK_ITERATIONS.value or _TRANSFER_ITERATIONS.value:
+    raise errors.UserError('--experiment=peers compares on the suite\'s budgets; drop '
+                           '--multitask_iterations and --transfer_iterations')
+  _parse_suite()
+  return peers_experiment.comparison_protocol(root_dir, seeds=_SEEDS.value)
+
+
+def run_peers(root_dir, data_dir, protocol):
+  if _PAPER.value:
+    raise errors.UserError('--experiment=peers runs on the offline suite only; drop --paper')
+  with evaluators.Children(data_dir, _WORKERS.value) as evaluator:
+    peers_experiment.run_searches(root_dir, protocol, evaluator,
+                                  features.TaskFeatures.for_space(data_dir, evaluator.space))
 
 
 def main(argv):
   del argv
   suite = _EXPERIMENT.value == 'suite'
-  root_dir = os.path.abspath(_ROOT_DIR.value or
-                             ('runs/suite' if suite else 'runs/reproduction'))
-  data_dir = os.path.abspath(_DATA_DIR.value or paths.default_data_dir())
+  root_dir = os.path.abspath(_ROOT_DIR.value or ('runs/reproduction' if _EXPERIMENT.value ==
+                                                 'paper' else 'runs/suite'))
+  data_dir = cli.data_dir()
   try:
     if suite:
+      protocol = suite_protocol()  # parses the gin the figures are drawn under, too
       if not _SKIP_SEARCH.value:
-        run_suite(root_dir, data_dir)
-      figures = [functools.partial(module.make, data_dir=data_dir)
+        run_suite(root_dir, data_dir, protocol)
+      task_features = suite_experiment.task_features(root_dir, data_dir)
+      figures = [functools.partial(module.make, task_features=task_features)
                  for module in (suite_similarity, suite_transfer)]
+    elif _EXPERIMENT.value == 'peers':
+      protocol = peers_protocol(root_dir)
+      if not _SKIP_SEARCH.value:
+        run_peers(root_dir, data_dir, protocol)
+      figures = [lambda root, output: '\n'.join(peers_experiment.report(root, protocol, output))]
     else:
       if not _SKIP_SEARCH.value:
         run_searches(root_dir, data_dir)
       hand_tuned_baselines(root_dir, data_dir)
       figures = [module.make for module in PAPER_FIGURES]
+    for make in figures:
+      print(make(root_dir, _OUTPUT_DIR.value))
   except errors.UserError as e:
     errors.exit_with('reproduce', e)
-  for make in figures:
-    print(make(root_dir, _OUTPUT_DIR.value))
 
 
 if __name__ == '__main__':

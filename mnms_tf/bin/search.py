@@ -8,29 +8,25 @@ Running the same command again resumes where the last one stopped (or was killed
 Settings of the search are gin (see `runner.search`); how long it runs and on how many
 processes, flags: those may change between resumes, nothing else may.
 """
-import os
 import sys
 
 from absl import app
 from absl import flags
 
-from mnms_tf import configs
+from mnms_tf import cli
+from mnms_tf.data import features
 from mnms_tf import errors
-from mnms_tf import evaluators
-from mnms_tf import paths
-from mnms_tf import runner
+from mnms_tf.evaluation import evaluators
+from mnms_tf.search import runner
 
-_ROOT_DIR = flags.DEFINE_string('root_dir', None, 'Run directory (created or resumed).',
-                                required=True)
+_ROOT_DIR = cli.define(flags.DEFINE_string, 'root_dir', None, 'Run directory (created or resumed).')
 _ITERATIONS = flags.DEFINE_integer('iterations', None, 'Stop after this many iterations in '
                                    'all (resumes included).')
 _MAX_CHILDREN = flags.DEFINE_integer('max_children', None, 'Stop once this many children are '
                                      'stored in all.')
 _MAX_SECONDS = flags.DEFINE_float('max_seconds', None, 'Stop starting iterations after this '
                                   'many seconds of this invocation.')
-_WORKERS = flags.DEFINE_integer('workers', os.cpu_count(), 'Worker processes (or Ray '
-                                'actors) training children (each isolated: a crash or a '
-                                'timeout is a failed trial).', lower_bound=1)
+_WORKERS = cli.define_workers()
 _BACKEND = flags.DEFINE_enum('backend', 'processes', evaluators.BACKENDS, 'Where children '
                              'train: worker processes here, or Ray actors (a local Ray, or '
                              'the cluster at --ray_address).')
@@ -39,9 +35,8 @@ _RAY_ADDRESS = flags.DEFINE_string('ray_address', None, "With --backend=ray: a r
                                    'local Ray with --workers CPUs.')
 _INIT_FROM = flags.DEFINE_string('init_from', None, 'Transfer: start from the MNMS controller '
                                  'of this run directory (overrides search.init_from).')
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: $MNMS_DATA_DIR '
-                                'or ~/.cache/mnms_tf).')
-configs.define_gin_flags()
+cli.define_data_dir()
+cli.define_gin_flags()
 
 
 def main(argv):
@@ -51,14 +46,17 @@ def main(argv):
     sys.exit('search: error: give a budget: --iterations, --max_children or --max_seconds')
   overrides = {'init_from': _INIT_FROM.value} if _INIT_FROM.value else {}
   try:
-    configs.parse_gin_flags()
-    data_dir = os.path.abspath(_DATA_DIR.value or paths.default_data_dir())
+    cli.parse_gin_flags()
+    data_dir = cli.data_dir()
     with evaluators.Children(data_dir, _WORKERS.value, _BACKEND.value,
                              _RAY_ADDRESS.value) as evaluator:
-      runner.search(_ROOT_DIR.value, budget, evaluator, **overrides)
+      runner.search(_ROOT_DIR.value, budget, evaluator,
+                    task_features=features.TaskFeatures.for_space(data_dir, evaluator.space),
+                    **overrides)
   except errors.UserError as e:
     errors.exit_with('search', e)
 
 
 if __name__ == '__main__':
+  flags.mark_flags_as_required(['root_dir'])
   app.run(main)

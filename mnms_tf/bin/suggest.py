@@ -3,7 +3,7 @@ r"""Suggests configs for a task before any child is trained on it (arXiv 1902.05
   python -m mnms_tf.bin.suggest --task=NAME --runs=DIR[,DIR...] [--top_k=5] [--train] \
       [--model_dir=DIR] [--data_dir=DIR] [--gin_file=...] [--gin_bindings=...]
 
-Fits a value network (mnms_tf/value_network.py) on every successful trial of the run
+Fits a value network (mnms_tf/transfer/value_network.py) on every successful trial of the run
 directories except the task's own, so the suggestion never uses a child of the task, and
 prints the `top_k` configs it rates best with their predicted validation accuracy. The
 network is kept in --model_dir (default: DATA_DIR/cache/value_networks/<key of the runs,
@@ -20,26 +20,24 @@ import os
 
 from absl import app
 from absl import flags
-import gin
 
-from mnms_tf import child
-from mnms_tf import configs
+from mnms_tf import cli
+from mnms_tf.data import features as task_features
+from mnms_tf.data.tasks import registry as task_registry
 from mnms_tf import errors
 from mnms_tf import paths
-from mnms_tf import run_dir as run_dir_lib
-from mnms_tf import store as store_lib
-from mnms_tf import task_features
-from mnms_tf import value_network
-from mnms_tf.tasks import registry as task_registry
+from mnms_tf.search import restore
+from mnms_tf.search import run_dir as run_dir_lib
+from mnms_tf.search import store as store_lib
+from mnms_tf.transfer import value_network
 
-_TASK = flags.DEFINE_string('task', None, 'The task to suggest configs for.', required=True)
-_RUNS = flags.DEFINE_list('runs', None, 'Search run directories to learn from.', required=True)
+_TASK = cli.define(flags.DEFINE_string, 'task', None, 'The task to suggest configs for.')
+_RUNS = flags.DEFINE_list('runs', None, 'Search run directories to learn from.')
 _TOP_K = flags.DEFINE_integer('top_k', 5, 'How many configs.', lower_bound=1)
 _TRAIN = flags.DEFINE_bool('train', False, 'Train each suggestion and print its accuracy.')
 _MODEL_DIR = flags.DEFINE_string('model_dir', None, 'Where the value network is kept.')
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: $MNMS_DATA_DIR '
-                                'or ~/.cache/mnms_tf).')
-configs.define_gin_flags()
+cli.define_data_dir()
+cli.define_gin_flags()
 
 
 def _default_model_dir(data_dir, runs, task, settings, representations):
@@ -63,10 +61,10 @@ def suggest(task, runs, top_k, train, model_dir, data_dir):
     raise value_network.ValueNetworkError('The runs searched different spaces; give runs of '
                                           'one search space')
   task_registry.check_task(task, data_dir)
-  trainer = child.ChildTrainer(data_dir=data_dir, space=space, **infos[0]['evaluator']['trainer'])
-  modules = sorted(space.choices.get('embedding', ()))
+  trainer = restore.child_trainer(infos[0], data_dir)
+  features = task_features.TaskFeatures.for_space(data_dir, space)
   learned = value_network.load_trials(runs, space, exclude_tasks=[task])
-  representations = {t: task_features.representation(t, data_dir, modules)
+  representations = {t: features.representation(t)
                      for t in sorted(set(learned.tasks)) + [task]}
   settings = value_network.ValueNetworkSettings()
   network = value_network.fit(
@@ -79,12 +77,12 @@ def suggest(task, runs, top_k, train, model_dir, data_dir):
 
 def main(argv):
   del argv
-  data_dir = os.path.abspath(_DATA_DIR.value or paths.default_data_dir())
+  data_dir = cli.data_dir()
   try:
     runs = [os.path.abspath(r) for r in _RUNS.value]
     run_dir_lib.read_info(runs[0])
-    gin.parse_config_file(os.path.join(runs[0], run_dir_lib.CONFIG_GIN))
-    configs.parse_gin_flags()
+    run_dir_lib.parse_config_gin(runs[0])
+    cli.parse_gin_flags()
     rows = suggest(_TASK.value, runs, _TOP_K.value, _TRAIN.value, _MODEL_DIR.value, data_dir)
   except errors.UserError as e:
     errors.exit_with('suggest', e)
@@ -98,4 +96,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  flags.mark_flags_as_required(['task', 'runs'])
   app.run(main)

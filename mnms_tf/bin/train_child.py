@@ -6,35 +6,33 @@ r"""Trains one child and prints its result record as JSON on the last line.
 
 Exits 0 when the child trained, 1 when it failed (the record says why) or the input was bad.
 """
-import os
 import sys
 
 from absl import app
 from absl import flags
 
-from mnms_tf import child
-from mnms_tf import configs
+from mnms_tf.children import result as result_lib
+from mnms_tf.children import space as search_space
+from mnms_tf.children import trainer as child
+from mnms_tf import cli
+from mnms_tf.data.tasks import registry as task_registry
 from mnms_tf import errors
-from mnms_tf import paths
-from mnms_tf import search_space
-from mnms_tf.tasks import registry as task_registry
 
-_TASK = flags.DEFINE_string('task', None, 'Task name (see the README).', required=True)
-_CONFIG_JSON = flags.DEFINE_string('config_json', None, 'The child config as a JSON object.',
-                                   required=True)
-_SEED = flags.DEFINE_integer('seed', 0, 'Seed of weight initialisation and batch order.')
+_TASK = cli.define(flags.DEFINE_string, 'task', None, 'Task name (see docs/data.md).')
+_CONFIG_JSON = flags.DEFINE_string('config_json', None, 'The child config as a JSON object.')
+_SEED = cli.define(flags.DEFINE_integer, 'seed', 0,
+                   'Seed of weight initialisation and batch order.')
 _TRAINER = flags.DEFINE_enum('trainer', 'fast', ['fast', 'keras'],
                              'fast: cached data, one tf.function; keras: model.fit on strings.')
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Data directory (default: $MNMS_DATA_DIR '
-                                'or ~/.cache/mnms_tf).')
-configs.define_gin_flags()
+cli.define_data_dir()
+cli.define_gin_flags()
 
 
 def main(argv):
   del argv
-  data_dir = os.path.abspath(_DATA_DIR.value or paths.default_data_dir())
+  data_dir = cli.data_dir()
   try:
-    configs.parse_gin_flags()
+    cli.parse_gin_flags()
     space = search_space.SearchSpace()
     config = search_space.from_json(_CONFIG_JSON.value, space)
     task_registry.check_task(_TASK.value, data_dir)  # bad data: refused, nothing trained
@@ -49,8 +47,9 @@ def main(argv):
         f'{result.test_accuracy:.4f} reward {result.reward:.4f} in {result.total_seconds:.1f}s '
         f'({result.examples_per_second:.0f} examples/s) {result.message}')
   print(result.to_json())
-  sys.exit(0 if result.status == child.OK else 1)
+  sys.exit(0 if result.status == result_lib.OK else 1)
 
 
 if __name__ == '__main__':
+  flags.mark_flags_as_required(['task', 'config_json'])
   app.run(main)

@@ -1,0 +1,50 @@
+"""The flags several binaries share, defined once, and what they resolve to.
+
+Each `define_*` registers its flag the first time it is called in a process and hands back
+the same flag after that, so several binaries can be loaded into one process (the tests
+run them in-process) and `--data_dir` means the same everywhere.
+"""
+import os
+
+from absl import flags
+
+from mnms_tf import configs
+from mnms_tf import paths
+
+FLAGS = flags.FLAGS
+
+
+def define(define_flag, name, default, help_text, **kwargs):
+  """`define_flag(name, default, help_text, **kwargs)` (e.g. flags.DEFINE_string) once per
+  process; later calls hand back the flag defined first."""
+  if name in FLAGS:
+    return flags.FlagHolder(FLAGS, FLAGS[name])
+  return define_flag(name, default, help_text, **kwargs)
+
+
+def define_data_dir():
+  return define(flags.DEFINE_string, 'data_dir', None,
+                 f'Data directory (default: ${paths.DATA_DIR_ENV} or ~/.cache/mnms_tf).')
+
+
+def define_workers(default=None):
+  """`default` None: one per core."""
+  return define(flags.DEFINE_integer, 'workers', default or os.cpu_count(),
+                 'Worker processes (or Ray actors) training children, each isolated: a crash '
+                 'or a timeout is one failed trial.', lower_bound=1)
+
+
+def define_gin_flags():
+  define(flags.DEFINE_multi_string, 'gin_file', [],
+          'Gin config files (paths, or names under mnms_tf/gin/).')
+  define(flags.DEFINE_multi_string, 'gin_bindings', [],
+          'Gin bindings, e.g. "user_tasks.tasks = []".')
+
+
+def parse_gin_flags():
+  configs.parse(FLAGS.gin_file, FLAGS.gin_bindings)
+
+
+def data_dir():
+  """The data directory the flags (or the environment) name, as an absolute path."""
+  return os.path.abspath(FLAGS.data_dir or paths.default_data_dir())

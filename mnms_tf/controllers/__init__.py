@@ -1,0 +1,3 @@
+"""What proposes configs: the Controller protocol and factory, the MNMS agent (networks,
+losses, replay), random search and the peers.
+"""

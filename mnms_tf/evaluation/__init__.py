@@ -1,0 +1,3 @@
+"""What trains a search's children: the Evaluator protocol and its implementations (in process,
+worker processes, Ray actors, synthetic).
+"""

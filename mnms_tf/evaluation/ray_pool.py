@@ -1,0 +1,176 @@
+"""Trains a search's children on Ray actors: one machine or a cluster, same trials.
+
+Each actor is what a `workers.ChildPool` worker is: it parses the search's gin config, sets
+TF to `cpus_per_child` threads and keeps one `child.ChildTrainer` (modules, cached vectors,
+traced loops) for every child it trains, one at a time. Children are seeded by the runner,
+so a search stores the same trials on Ray as on the process pool.
+
+Faults are failed trials, never retried (as on the process pool; a retry would make a
+search's trials depend on where its children ran): a child whose actor dies (its node is
+lost, out of memory, a crash) or that runs past `child_timeout_seconds` is stored as
+`failed` with the reason, the actor is replaced and the search goes on.
+
+Every node needs this package (the same version) and the data at the same path: a shared
+`MNMS_DATA_DIR`, or `build_data` run on each node with the same `--data_dir`.
+"""
+import collections
+import os
+import re
+import time
+
+from absl import logging
+import gin
+
+from mnms_tf.children import result as result_lib
+from mnms_tf import errors
+from mnms_tf.evaluation import job_stream
+from mnms_tf.evaluation import workers
+
+
+def _import_ray():
+  try:
+    import ray  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    raise errors.UserError('--backend=ray needs the `ray` package: '
+                           'bash scripts/setup.sh installs it') from e
+  return ray
+
+
+def _name(actor):
+  return f'ray-{actor._actor_id.hex()[:8]}'  # pylint: disable=protected-access
+
+
+class _ChildActor:
+  """A Ray actor holding one ChildTrainer (the body of a process-pool worker)."""
+
+  def __init__(self, gin_config, data_dir, threads):
+    try:
+      self.trainer, self.error = workers.start_trainer(gin_config, data_dir, threads), None
+    except Exception as e:  # pylint: disable=broad-except
+      self.trainer, self.error = None, f'{type(e).__name__}: {errors.one_line(e)}'
+
+  def train(self, task, config, seed):
+    """(ChildResult, whether this actor can train)."""
+    if self.error:
+      return result_lib.failed_result(task, config, seed,
+                                      f'Ray actor could not start: {self.error}', 0.0), False
+    return self.trainer.train(task, config, seed), True
+
+
+@gin.configurable(denylist=['num_workers', 'data_dir', 'address', 'gin_config'])
+class RayPool(job_stream.Streaming):
+  """Trains streamed children (job_stream.py) on `num_workers` Ray actors; a fault fails
+  one child only.
+
+  `address`: a running cluster's address ('auto', 'ray://host:10001', ...); None starts a
+  local Ray with `num_workers * cpus_per_child` CPUs, stopped again by `close()`.
+  """
+
+  def __init__(self, num_workers, data_dir, address=None, gin_config=None,
+               cpus_per_child=1, child_timeout_seconds=1800.0):
+    if int(num_workers) < 1:
+      raise ValueError(f'RayPool needs num_workers >= 1, got {num_workers!r}')
+    self.num_workers = int(num_workers)
+    self.data_dir = data_dir
+    self.address = address
+    self.gin_config = gin.config_str() if gin_config is None else gin_config
+    self.cpus_per_child = int(cpus_per_child)
+    self.child_timeout_seconds = float(child_timeout_seconds)
+    self._ray = None
+    self._started_ray = False
+    self._actors = []  # idle ones
+    self._running = {}  # object ref -> (key, job, actor, started)
+    self._queue = collections.deque()  # (key, job) not started yet
+    self._finished = collections.deque()  # (key, result, actor name) not returned yet
+    if address:
+      self._start()  # an unreachable cluster fails the search before it writes anything
+
+  def _start(self):
+    if self._ray is not None:
+      return
+    ray = _import_ray()
+    if not ray.is_initialized():
+      env = {'TF_CPP_MIN_LOG_LEVEL': os.environ.get('TF_CPP_MIN_LOG_LEVEL', '3')}
+      try:
+        if self.address:
+          ray.init(address=self.address, runtime_env={'env_vars': env}, log_to_driver=False)
+        else:
+          ray.init(num_cpus=self.num_workers * self.cpus_per_child, include_dashboard=False,
+                   runtime_env={'env_vars': env}, log_to_driver=False,
+                   object_store_memory=200 * 2**20)
+      except ConnectionError as e:
+        raise errors.UserError(f'cannot reach the Ray cluster at {self.address!r}: {e}') from e
+      self._started_ray = True
+    self._ray = ray
+    self._actor_class = ray.remote(num_cpus=self.cpus_per_child, max_restarts=0)(_ChildActor)
+
+  def _new_actor(self):
+    return self._actor_class.remote(self.gin_config, self.data_dir, self.cpus_per_child)
+
+  def submit(self, key, job):
+    """Queues `job` (task, config, seed); a free actor starts it at once."""
+    self._start()
+    self._queue.append((key, job))
+    self._dispatch()
+
+  def next_result(self):
+    """(key, ChildResult, actor name) of the next child to finish. A child whose
+    actor died or that timed out is a failed result."""
+    ray = self._ray
+    while not self._finished:
+      if not self._running:
+        raise RuntimeError('next_result() with no job submitted')
+      deadline = min(s for *_, s in self._running.values()) + self.child_timeout_seconds
+      done, _ = ray.wait(list(self._running), num_returns=1,
+                         timeout=max(0.0, deadline - time.monotonic()))
+      for ref in done:
+        key, job, actor, started = self._running.pop(ref)
+        try:
+          result, can_train = ray.get(ref)
+        except ray.exceptions.RayError as e:  # its actor or node died
+          reason = re.sub(r'\x1b\[[0-9;]*m', '', errors.one_line(e))
+          message = f'Ray actor failed while training this child ({type(e).__name__}: {reason})'
+          logging.warning('%s', message)
+          result = result_lib.failed_result(*job, message, time.monotonic() - started)
+          can_train = False
+        if can_train:
+          self._actors.append(actor)
+        else:
+          ray.kill(actor)
+        self._finished.append((key, result, _name(actor)))
+      for ref, (key, job, actor, started) in list(self._running.items()):
+        if time.monotonic() - started > self.child_timeout_seconds:
+          del self._running[ref]
+          ray.kill(actor)
+          limit = f'{self.child_timeout_seconds:g}'
+          self._finished.append((key, result_lib.failed_result(
+              *job, f'timed out after {limit} s (RayPool.child_timeout_seconds = {limit})',
+              time.monotonic() - started), _name(actor)))
+      self._dispatch()  # before the caller works on the result: actors stay busy
+    return self._finished.popleft()
+
+  def cancel(self):
+    """Drops the queued jobs and kills the busy actors: their children are not wanted."""
+    self._queue.clear()
+    self._finished.clear()
+    for _, _, actor, _ in self._running.values():
+      self._ray.kill(actor)
+    self._running = {}
+
+  def _dispatch(self):
+    while self._queue and len(self._running) < self.num_workers:
+      key, job = self._queue.popleft()
+      actor = self._actors.pop() if self._actors else self._new_actor()
+      self._running[actor.train.remote(*job)] = (key, job, actor, time.monotonic())
+
+  def close(self):
+    """Releases the actors; stops Ray if this pool started it."""
+    if self._ray is None:
+      return
+    self.cancel()
+    for actor in self._actors:
+      self._ray.kill(actor)
+    self._actors = []
+    if self._started_ray:
+      self._ray.shutdown()
+    self._ray = None

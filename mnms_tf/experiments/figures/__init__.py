@@ -1,0 +1,1 @@
+"""One module per figure or table of paper_figures/, each reading run directories only."""

@@ -1,0 +1,158 @@
+"""The trial store: every child a search evaluated, in `ROOT_DIR/trials.sqlite`.
+
+SQLite (stdlib, WAL journal) so that a crash at any moment keeps every committed trial,
+readers (figures, export, a notebook) can query a running search, and nothing needs a
+server. A trial is keyed by (iteration, slot), its place in the search; storing the
+same key twice is refused, which is what makes a resumed search store nothing twice.
+"""
+import contextlib
+import json
+import os
+import sqlite3
+import time
+
+from mnms_tf.children import result as result_lib
+from mnms_tf import errors
+
+FILENAME = 'trials.sqlite'
+OK, FAILED = result_lib.OK, result_lib.FAILED
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trials (
+  id INTEGER PRIMARY KEY,
+  iteration INTEGER NOT NULL,
+  slot INTEGER NOT NULL,
+  task TEXT NOT NULL,
+  config TEXT NOT NULL,
+  config_hash TEXT NOT NULL,
+  seed INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  message TEXT NOT NULL DEFAULT '',
+  val_accuracy REAL NOT NULL,
+  test_accuracy REAL NOT NULL,
+  reward REAL NOT NULL,
+  seconds REAL NOT NULL,
+  worker TEXT NOT NULL,
+  reused_from INTEGER,
+  started_at REAL NOT NULL,
+  finished_at REAL NOT NULL,
+  UNIQUE (iteration, slot)
+);
+CREATE INDEX IF NOT EXISTS trials_by_task_hash ON trials (task, config_hash);
+"""
+COLUMNS = ('id', 'iteration', 'slot', 'task', 'config', 'config_hash', 'seed', 'status',
+           'message', 'val_accuracy', 'test_accuracy', 'reward', 'seconds', 'worker',
+           'reused_from', 'started_at', 'finished_at')
+
+
+class StoreError(errors.UserError, RuntimeError):
+  pass
+
+
+class TrialStore:
+  """Durable trials of one run directory; rows come back as dicts with `config` decoded."""
+
+  def __init__(self, root_dir, read_only=False):
+    self.path = os.path.join(root_dir, FILENAME)
+    if read_only and not os.path.exists(self.path):
+      raise StoreError(f'No trial store at {self.path}: is {root_dir} a search run directory?')
+    uri = f'file:{self.path}?mode=ro' if read_only else f'file:{self.path}'
+    try:
+      self._db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+      self._db.row_factory = sqlite3.Row
+      if not read_only:
+        self._db.execute('PRAGMA journal_mode=WAL')
+        self._db.executescript(_SCHEMA)
+      self._db.execute('SELECT count(*) FROM trials').fetchone()
+    except sqlite3.DatabaseError as e:
+      raise StoreError(f'Trial store {self.path} is unreadable ({e}); it was not modified') from e
+
+  def close(self):
+    self._db.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()
+
+  def add(self, iteration, slot, result, worker, started_at, reused_from=None):
+    """Stores one child's result (a ChildResult); commits before returning."""
+    row = dict(iteration=int(iteration), slot=int(slot), task=result.task,
+               config=json.dumps(result.config, sort_keys=True),
+               config_hash=result.config_hash, seed=int(result.seed), status=result.status,
+               message=result.message, val_accuracy=result.val_accuracy,
+               test_accuracy=result.test_accuracy, reward=result.reward,
+               seconds=result.total_seconds, worker=str(worker), reused_from=reused_from,
+               started_at=started_at, finished_at=time.time())
+    try:
+      with self._transaction():
+        cursor = self._db.execute(
+            f'INSERT INTO trials ({", ".join(row)}) VALUES ({", ".join("?" * len(row))})',
+            list(row.values()))
+    except sqlite3.IntegrityError as e:
+      raise StoreError(f'Trial (iteration {iteration}, slot {slot}) is stored already') from e
+    return cursor.lastrowid
+
+  @contextlib.contextmanager
+  def _transaction(self):
+    self._db.execute('BEGIN IMMEDIATE')
+    try:
+      yield
+    except BaseException:
+      self._db.execute('ROLLBACK')
+      raise
+    self._db.execute('COMMIT')
+
+  def _rows(self, where='', params=(), order='ORDER BY iteration, slot', limit=''):
+    cursor = self._db.execute(f'SELECT * FROM trials {where} {order} {limit}', params)
+    return [dict(row, config=json.loads(row['config'])) for row in cursor]
+
+  def trials(self, task=None, status=None):
+    """Every trial in search order, optionally of one task and status."""
+    clauses, params = [], []
+    for column, value in (('task', task), ('status', status)):
+      if value is not None:
+        clauses.append(f'{column} = ?')
+        params.append(value)
+    return self._rows(f'WHERE {" AND ".join(clauses)}' if clauses else '', params)
+
+  def last_iterations(self, task, count):
+    """The trials of the task's last `count` iterations, in search order."""
+    return self._rows('WHERE task = ? AND iteration IN (SELECT DISTINCT iteration FROM trials '
+                      'WHERE task = ? ORDER BY iteration DESC LIMIT ?)', (task, task, count))
+
+  def iteration(self, iteration):
+    """slot -> trial of one iteration."""
+    return {row['slot']: row for row in self._rows('WHERE iteration = ?', (iteration,))}
+
+  def evaluated(self, task, config_hash, before_iteration=None):
+    """The first successful trial of this config on this task (of an iteration before
+    `before_iteration`, if given), or None."""
+    where = 'WHERE task = ? AND config_hash = ? AND status = ? AND reused_from IS NULL'
+    params = [task, config_hash, OK]
+    if before_iteration is not None:
+      where += ' AND iteration < ?'
+      params.append(int(before_iteration))
+    rows = self._rows(where, params, limit='LIMIT 1')
+    return rows[0] if rows else None
+
+  def best(self, task):
+    """The successful trial of `task` with the highest validation accuracy (first on ties)."""
+    rows = self._rows('WHERE task = ? AND status = ?', (task, OK),
+                      order='ORDER BY val_accuracy DESC, id', limit='LIMIT 1')
+    return rows[0] if rows else None
+
+  def tasks(self):
+    return [row[0] for row in self._db.execute('SELECT DISTINCT task FROM trials ORDER BY task')]
+
+  def count(self):
+    return self._db.execute('SELECT count(*) FROM trials').fetchone()[0]
+
+
+def result_from_row(row):
+  """The ChildResult a stored row records (what a resume takes instead of retraining)."""
+  return result_lib.ChildResult(
+      task=row['task'], config=row['config'], config_hash=row['config_hash'], seed=row['seed'],
+      status=row['status'], message=row['message'], val_accuracy=row['val_accuracy'],
+      test_accuracy=row['test_accuracy'], reward=row['reward'], total_seconds=row['seconds'])

@@ -1,0 +1,183 @@
+"""How a search starts from what earlier searches learned: the one place that decides it.
+
+A transfer (`init_from`, the paper) starts from a pre-trained MNMS controller, each new task
+getting a task embedding: random (the paper), the embedding of its most similar
+pre-training task (`'nearest'`: warm-started transfer, arXiv 2205.06355) or the softmax of
+similarities over the pre-training tasks' embeddings (`'similarity_weighted'`). Any search
+may also evaluate given configs first (`initial_configs`): the best stored configs of the
+most similar earlier task (`'nearest_best'`, what Optuna's `enqueue_trial` offers by hand),
+or those a value network fitted on earlier searches rates best (`'suggested'`, arXiv
+1902.05781). Similarities come from a task-features service (`data.features.TaskFeatures`,
+or synthetic ones); what this module decides goes to run.json (`plan`), so that a resume
+and a reader see the warm start without recomputing it.
+"""
+import dataclasses
+import os
+from typing import Optional
+
+from absl import logging
+import numpy as np
+
+from mnms_tf.search import restore
+from mnms_tf.search import run_dir as run_dir_lib
+from mnms_tf.search import store as store_lib
+from mnms_tf.transfer import value_network as value_network_lib
+
+RunDirError = run_dir_lib.RunDirError
+TASK_EMBEDDING_INITS = ('random', 'nearest', 'similarity_weighted')
+INITIAL_CONFIGS = (None, 'nearest_best', 'suggested')
+
+
+@dataclasses.dataclass(frozen=True)
+class WarmStart:
+  """A search's warm-start settings (gin: `search.*`, see runner.SearchSettings).
+
+  task_embedding_init: a transfer's new task embeddings, one of TASK_EMBEDDING_INITS.
+  task_embedding_temperature: of 'similarity_weighted'.
+  initial_configs: one of INITIAL_CONFIGS: configs each new task evaluates first, in the
+    first slots of the first iteration that searches it; the controller learns from them
+    with their log-probabilities under its policy.
+  num_initial_configs: how many.
+  value_network: with 'suggested', a fitted value network's directory.
+  configs_from: with 'nearest_best' and no transfer, the past search whose stored trials
+    give the configs (a transfer takes them from init_from).
+  """
+  task_embedding_init: str = 'random'
+  task_embedding_temperature: float = 0.1
+  initial_configs: Optional[str] = None
+  num_initial_configs: int = 4
+  value_network: Optional[str] = None
+  configs_from: Optional[str] = None
+
+  def check(self, init_from, children_per_iteration):
+    """RunDirError for settings that cannot work together; writes nothing."""
+    if self.task_embedding_init not in TASK_EMBEDDING_INITS:
+      raise RunDirError(f'search.task_embedding_init must be one of {TASK_EMBEDDING_INITS}, '
+                        f'got {self.task_embedding_init!r}')
+    if self.initial_configs not in INITIAL_CONFIGS:
+      raise RunDirError(f'search.initial_configs must be one of {INITIAL_CONFIGS}, got '
+                        f'{self.initial_configs!r}')
+    if not 1 <= self.num_initial_configs <= children_per_iteration:
+      raise RunDirError(f'search.num_initial_configs must be between 1 and '
+                        f'children_per_iteration ({children_per_iteration}), got '
+                        f'{self.num_initial_configs}')
+    if (self.initial_configs == 'suggested') != (self.value_network is not None):
+      raise RunDirError("search.initial_configs = 'suggested' and search.value_network go "
+                        "together: give both or neither")
+    if self.configs_from and (init_from or self.initial_configs != 'nearest_best'):
+      raise RunDirError("search.configs_from is where a search that does not transfer takes "
+                        "its 'nearest_best' initial configs: give it with initial_configs = "
+                        "'nearest_best' and without init_from")
+
+  def record(self):
+    """The settings as run.json holds them (directories absolute)."""
+    fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(WarmStart)}
+    for key in ('value_network', 'configs_from'):
+      fields[key] = os.path.abspath(fields[key]) if fields[key] else None
+    return fields
+
+
+def known_tasks(init_from):
+  """The tasks the source run's controller knows (none without a source)."""
+  if not init_from:
+    return []
+  source = run_dir_lib.read_info(init_from)
+  if source['controller']['kind'] != 'mnms':
+    raise RunDirError(f'--init_from={init_from} is a {source["controller"]["kind"]} search; '
+                      f'only an MNMS controller can be transferred')
+  return source['controller_tasks']
+
+
+def plan(warm, tasks, init_from, source_tasks_known, task_features, space):
+  """What a new run records of its warm start: {'task_similarities': new task ->
+  {source task: similarity} or None, 'initial_config_list': task -> configs or None}."""
+  if warm.task_embedding_init != 'random' and not init_from:
+    raise RunDirError("search.task_embedding_init warm-starts a transfer: give init_from "
+                      "(a pre-trained MNMS run), or leave it at 'random'")
+  if warm.initial_configs == 'nearest_best' and not (init_from or warm.configs_from):
+    raise RunDirError("search.initial_configs = 'nearest_best' takes configs from a past "
+                      "search: give init_from (a transfer) or configs_from")
+  needs_similarities = (warm.task_embedding_init != 'random' or
+                        warm.initial_configs == 'nearest_best')
+  similarities = None
+  if needs_similarities:
+    source_tasks = (run_dir_lib.read_info(warm.configs_from)['tasks'] if warm.configs_from
+                    else source_tasks_known)
+    similarities = _features(task_features).similarities(
+        [t for t in tasks if t not in source_tasks], source_tasks)
+  configs = None
+  if warm.initial_configs == 'nearest_best':
+    configs = nearest_best_configs(init_from or warm.configs_from, similarities,
+                                   warm.num_initial_configs, space)
+  elif warm.initial_configs == 'suggested':
+    configs = suggested_configs(warm.value_network, _features(task_features),
+                                [t for t in tasks if t not in source_tasks_known],
+                                warm.num_initial_configs, space)
+  return {'task_similarities': similarities, 'initial_config_list': configs}
+
+
+def _features(task_features):
+  if task_features is None:
+    raise RunDirError('This warm start compares tasks: the search needs a task-features '
+                      'service (data.features.TaskFeatures)')
+  return task_features
+
+
+def nearest_best_configs(source_dir, similarities, count, space):
+  """new task -> the `count` best distinct configs (by validation accuracy, then search
+  order) stored in `source_dir` for its most similar source task."""
+  chosen = {}
+  with store_lib.TrialStore(source_dir, read_only=True) as store:
+    for new, by_task in similarities.items():
+      nearest = max(by_task, key=by_task.get)
+      rows = sorted(store.trials(task=nearest, status=store_lib.OK),
+                    key=lambda r: (-r['val_accuracy'], r['iteration'], r['slot']))
+      distinct = {}
+      for row in rows:
+        distinct.setdefault(space.config_hash(row['config']), space.validate(row['config']))
+      chosen[new] = list(distinct.values())[:count]
+  return chosen
+
+
+def suggested_configs(model_dir, task_features, tasks, count, space):
+  """task -> the `count` configs the value network in `model_dir` rates best for it."""
+  network = value_network_lib.load(model_dir)
+  if network.space.describe() != space.describe():
+    raise RunDirError(f'The value network in {model_dir} was fitted on another search space')
+  return {task: [config for config, _ in network.suggest(
+      task_features.representation(task), top_k=count)] for task in tasks}
+
+
+def initial_controller(info, create_controller, space, has_checkpoint):
+  """The controller to restore a checkpoint into, or to start from: a fresh one, or for a
+  transfer without a checkpoint yet, the source run's with new tasks' embeddings added."""
+  if has_checkpoint or not info['init_from']:
+    return create_controller(info['controller_tasks'], space, info['seed'])
+  pretrained = restore.restore_controller(info['init_from'])
+  if pretrained.sizes != tuple(space.sizes):
+    raise RunDirError(f'--init_from={info["init_from"]} searched another search space')
+  new_tasks = [t for t in info['tasks'] if t not in pretrained.task_names]
+  weights = embedding_weights(info, new_tasks, pretrained.task_names)
+  logging.info('Transfer from %s: new tasks %s, task embeddings %s', info['init_from'],
+               new_tasks, info['task_embedding_init'])
+  return pretrained.with_new_tasks(new_tasks, seed=info['seed'],
+                                   settings=create_controller.agent, embedding_weights=weights)
+
+
+def embedding_weights(info, new_tasks, old_tasks):
+  """[new, old] weights of the old tasks' embeddings in each new task's first one, or None
+  for random embeddings (the paper)."""
+  if info['task_embedding_init'] == 'random' or not new_tasks:
+    return None
+  similarities = np.array([[info['task_similarities'][new][old] for old in old_tasks]
+                           for new in new_tasks])
+  if info['task_embedding_init'] == 'nearest':
+    return np.eye(len(old_tasks))[similarities.argmax(axis=1)]
+  logits = similarities / info['task_embedding_temperature']
+  weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+  return weights / weights.sum(axis=1, keepdims=True)
+
+
+def first_configs(info):
+  """task -> the configs it evaluates first (none for most tasks)."""
+  return info.get('initial_config_list') or {}
