@@ -14,6 +14,10 @@ import logging
 import os
 import sys
 
+# Imported before the filters below touch absl's logger, so that absl makes it (an
+# ABSLLogger, which names the calling file in each line), not `logging.getLogger`.
+from absl import logging as _absl_logging  # pylint: disable=unused-import
+
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 

@@ -33,3 +33,14 @@ def test_the_wheel_ships_every_gin_file(tmp_path):
   wanted = {os.path.relpath(os.path.join(d, f), REPO)
             for d, _, files in os.walk(configs.GIN_DIR) for f in files if f.endswith('.gin')}
   assert wanted and shipped == wanted
+
+
+def test_importing_the_package_keeps_absls_logger_naming_the_calling_file():
+  """The package adds filters to absl's logger without importing TensorFlow; made by
+  `logging.getLogger` first, that logger named absl's own file in every line."""
+  script = ('import mnms_tf, sys\n'
+            'from absl import logging\n'
+            'print(type(logging.get_absl_logger()).__name__, "tensorflow" in sys.modules)')
+  result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          timeout=300)
+  assert result.stdout.split() == ['ABSLLogger', 'False'], result.stderr[-2000:]

@@ -3,14 +3,12 @@
 The first run on a machine builds everything (docs/data.md has the time); later runs reuse it.
 """
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import conftest
 from mnms_tf.children import baselines
 from mnms_tf.children import trainer as child
 from mnms_tf.children import result as result_lib
@@ -19,13 +17,11 @@ from mnms_tf.data.embeddings import layer as layer_lib
 from mnms_tf.data.tasks import registry
 
 pytestmark = pytest.mark.integration
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
 def summary():
-  result = subprocess.run([sys.executable, '-m', 'mnms_tf.bin.build_data', '--json'], cwd=REPO,
-                          capture_output=True, text=True, timeout=1800)
+  result = conftest.run_binary('mnms_tf.bin.build_data', '--json')  # in this process
   assert result.returncode == 0, result.stderr[-3000:]
   return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -95,8 +91,8 @@ def test_task2vec_ranks_language_id_tasks_nearest_to_each_other(summary):
   from mnms_tf.data import features as task_features  # pylint: disable=g-import-not-at-top
   from mnms_tf.data.embeddings import registry as module_registry  # pylint: disable=g-import-not-at-top
   tasks = list(registry.SUITE_TASKS)
-  similarities = task_features.similarity_matrix(tasks, paths.default_data_dir(),
-                                                 list(module_registry.OFFLINE_HANDLES))
+  similarities = task_features.TaskFeatures(
+      paths.default_data_dir(), list(module_registry.OFFLINE_HANDLES)).similarity_matrix(tasks)
   np.fill_diagonal(similarities, -np.inf)
   nearest = {task: tasks[int(np.argmax(row))] for task, row in zip(tasks, similarities)}
   for task in tasks:

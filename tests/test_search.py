@@ -145,7 +145,7 @@ def test_search_binary_runs_two_iterations_and_records_everything(search_gin, tm
 def test_sigkill_at_any_moment_then_resume_loses_and_repeats_nothing(search_gin, tmp_path):
   """Kills the real binary (2 worker processes) with children in flight, past a checkpoint,
   resumes it, and compares with an uninterrupted serial run."""
-  args = [f'--gin_file={search_gin}', '--iterations=6']
+  args = [f'--gin_file={search_gin}', '--iterations=4']
   reference = _binary('mnms_tf.bin.search', f'--root_dir={tmp_path / "reference"}', *args,
                       '--workers=1')
   assert reference.returncode == 0, reference.stderr[-3000:]
@@ -157,7 +157,7 @@ def test_sigkill_at_any_moment_then_resume_loses_and_repeats_nothing(search_gin,
   watchdog = threading.Timer(240, process.kill)  # a hung search ends the wait below
   watchdog.start()
   # Its log says when iteration 2 is learned from and checkpointed; iteration 3 (sampled
-  # ahead) is training then on both workers, and iteration 4 is being sampled.
+  # ahead) is training then on both workers, and iteration 4, the last, is sampled.
   logged = []
   for line in process.stderr:
     logged.append(line)
@@ -172,7 +172,7 @@ def test_sigkill_at_any_moment_then_resume_loses_and_repeats_nothing(search_gin,
   assert (root / 'checkpoints' / 'checkpoint').exists()
   with sqlite3.connect(f'file:{root / "trials.sqlite"}?mode=ro', uri=True) as db:
     stored = db.execute('SELECT count(*) FROM trials').fetchone()[0]
-  assert 8 <= stored < 24, f'the search was not killed mid-way (stored {stored})'
+  assert 8 <= stored < 16, f'the search was not killed mid-way (stored {stored})'
   assert len(workers_of_search) >= 2  # the workers (and multiprocessing's resource tracker)
   _, alive = psutil.wait_procs(workers_of_search, timeout=15)
   assert not alive, f'worker processes outlived the killed search: {alive}'
@@ -180,7 +180,7 @@ def test_sigkill_at_any_moment_then_resume_loses_and_repeats_nothing(search_gin,
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   assert 'Resuming' in resumed.stderr
   rows = _rows(root)
-  assert len({(r['iteration'], r['slot']) for r in rows}) == len(rows) == 24
+  assert len({(r['iteration'], r['slot']) for r in rows}) == len(rows) == 16
   assert [_key(r) for r in rows] == [_key(r) for r in _rows(tmp_path / 'reference')]
   operative = (root / 'operative_config.gin').read_text()  # written by the 2-worker run
   assert 'ChildTrainer.batch_size = 100' in operative and 'module_handles.handles' in operative

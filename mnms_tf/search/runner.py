@@ -143,17 +143,18 @@ def search(root_dir, budget, evaluator, create_controller=None, task_features=No
   create_controller = create_controller or controller_lib.ControllerFactory()
   settings.check(create_controller)
   evaluator.check_tasks(list(settings.tasks))
+  known_tasks = warm_start.known_tasks(settings.init_from)  # checks the source before writing
   run = run_dir_lib.RunDir(root_dir)
   with run.lock():
-    info = _start_or_resume(run, settings, create_controller, evaluator, task_features)
+    info = _start_or_resume(run, settings, known_tasks, create_controller, evaluator,
+                            task_features)
     loop = _SearchLoop(run, info, evaluator, create_controller, settings.checkpoint_every)
     return loop.run(budget)
 
 
-def _start_or_resume(run, settings, create_controller, evaluator, task_features):
+def _start_or_resume(run, settings, known_tasks, create_controller, evaluator, task_features):
   """run.json of the run: the stored one if its settings are those asked for, or a new one
-  with its warm start decided."""
-  known_tasks = warm_start.known_tasks(settings.init_from)  # checks the source first
+  with its warm start decided (`known_tasks`: those of the transfer's source controller)."""
   tasks = list(settings.tasks)
   stored = run.info()
   wanted = dict(
