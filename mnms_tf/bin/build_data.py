@@ -17,6 +17,7 @@ from mnms_tf.data.embeddings import registry as module_registry
 from mnms_tf.data import summary as data_summary
 from mnms_tf.data.tasks import registry as task_registry
 from mnms_tf import errors
+from mnms_tf import paths
 
 _DATA_DIR = cli.define_data_dir()
 _TASKS = cli.define(flags.DEFINE_list, 'tasks', list(task_registry.OFFLINE_TASKS), 'Tasks to build '
@@ -31,6 +32,11 @@ cli.define_gin_flags()
 
 def build(data_dir, task_names, module_names, probes=True):
   """Builds what is missing and returns the summary dict."""
+  with paths.build_lock(data_dir):
+    return _build(data_dir, task_names, module_names, probes)
+
+
+def _build(data_dir, task_names, module_names, probes):
   summary = {'data_dir': data_dir, 'tasks': {}, 'modules': {}}
   for name in task_names:
     started = time.time()
