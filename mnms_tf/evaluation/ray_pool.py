@@ -7,7 +7,8 @@ so a search stores the same trials on Ray as on the process pool.
 
 Faults are failed trials, never retried (as on the process pool; a retry would make a
 search's trials depend on where its children ran): a child whose actor dies (its node is
-lost, out of memory, a crash) or that runs past `child_timeout_seconds` is stored as
+lost, out of memory, a crash) or that runs past `child_timeout_seconds` (counted, as on
+the process pool, from when its actor has started) is stored as
 `failed` with the reason, the actor is replaced and the search goes on.
 
 Every node needs this package (the same version) and the data at the same path: a shared
@@ -49,6 +50,9 @@ class _ChildActor:
     except Exception as e:  # pylint: disable=broad-except
       self.trainer, self.error = None, f'{type(e).__name__}: {errors.one_line(e)}'
 
+  def ready(self):
+    """Returns once the actor has started (Ray runs an actor's calls in order)."""
+
   def train(self, task, config, seed):
     """(ChildResult, whether this actor can train)."""
     if self.error:
@@ -79,7 +83,8 @@ class RayPool(job_stream.Streaming):
     self._ray = None
     self._started_ray = False
     self._actors = []  # idle ones
-    self._running = {}  # object ref -> (key, job, actor, started)
+    self._running = {}  # object ref -> [key, job, actor, since its child (or start-up) began]
+    self._starting = {}  # a new actor's `ready` ref -> its first child's ref
     self._queue = collections.deque()  # (key, job) not started yet
     self._finished = collections.deque()  # (key, result, actor name) not returned yet
     if address:
@@ -121,10 +126,14 @@ class RayPool(job_stream.Streaming):
       if not self._running:
         raise RuntimeError('next_result() with no job submitted')
       deadline = min(s for *_, s in self._running.values()) + self.child_timeout_seconds
-      done, _ = ray.wait(list(self._running), num_returns=1,
+      done, _ = ray.wait(list(self._running) + list(self._starting), num_returns=1,
                          timeout=max(0.0, deadline - time.monotonic()))
       for ref in done:
+        if ref in self._starting:  # as on the process pool, start-up is not the child's time
+          self._running[self._starting.pop(ref)][3] = time.monotonic()
+          continue
         key, job, actor, started = self._running.pop(ref)
+        self._forget_start(ref)
         try:
           result, can_train = ray.get(ref)
         except ray.exceptions.RayError as e:  # its actor or node died
@@ -143,11 +152,20 @@ class RayPool(job_stream.Streaming):
           del self._running[ref]
           ray.kill(actor)
           limit = f'{self.child_timeout_seconds:g}'
+          message = f'timed out after {limit} s (RayPool.child_timeout_seconds = {limit})'
+          if self._forget_start(ref):
+            message += ' while its actor was starting'
           self._finished.append((key, result_lib.failed_result(
-              *job, f'timed out after {limit} s (RayPool.child_timeout_seconds = {limit})',
-              time.monotonic() - started), _name(actor)))
+              *job, message, time.monotonic() - started), _name(actor)))
       self._dispatch()  # before the caller works on the result: actors stay busy
     return self._finished.popleft()
+
+  def _forget_start(self, ref):
+    """Whether the actor of child `ref` was still starting; it no longer is watched."""
+    ready = [r for r, child in self._starting.items() if child == ref]
+    for r in ready:
+      del self._starting[r]
+    return bool(ready)
 
   def cancel(self):
     """Drops the queued jobs and kills the busy actors: their children are not wanted."""
@@ -155,13 +173,18 @@ class RayPool(job_stream.Streaming):
     self._finished.clear()
     for _, _, actor, _ in self._running.values():
       self._ray.kill(actor)
-    self._running = {}
+    self._running, self._starting = {}, {}
 
   def _dispatch(self):
     while self._queue and len(self._running) < self.num_workers:
       key, job = self._queue.popleft()
-      actor = self._actors.pop() if self._actors else self._new_actor()
-      self._running[actor.train.remote(*job)] = (key, job, actor, time.monotonic())
+      new = not self._actors
+      actor = self._new_actor() if new else self._actors.pop()
+      ready = actor.ready.remote() if new else None  # runs before the child: calls keep order
+      ref = actor.train.remote(*job)
+      self._running[ref] = [key, job, actor, time.monotonic()]
+      if new:
+        self._starting[ready] = ref
 
   def close(self):
     """Releases the actors; stops Ray if this pool started it."""
