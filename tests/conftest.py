@@ -4,6 +4,9 @@ tiers, and `run_binary`, which runs a binary's `main` in this process.
 Tiers: `bash scripts/test.sh -m "not slow"` is the edit-test loop (every module, by its
 unit tests); `bash scripts/test.sh` runs everything, as CI does. `slow` marks what pays
 for real data, Ray, a fresh TensorFlow process, an end-to-end run or a long search.
+Tests run on one pytest-xdist worker per core (pyproject.toml); `-n 0` runs them in this
+process (for --pdb or a single test). Tests that share a directory across workers lock it
+(the real data: `paths.build_lock`).
 """
 import contextlib
 import csv
