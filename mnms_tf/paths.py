@@ -38,8 +38,5 @@ def build_lock(data_dir):
   the same files."""
   os.makedirs(data_dir, exist_ok=True)
   with open(os.path.join(data_dir, '.build.lock'), 'w') as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    try:
-      yield
-    finally:
-      fcntl.flock(lock, fcntl.LOCK_UN)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    yield

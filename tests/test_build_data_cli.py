@@ -1,5 +1,5 @@
-"""The build_data binary's handling of bad input: one clear line, no traceback (in this
-process: conftest.run_binary)."""
+"""The build_data binary: bad input gets one clear line, no traceback (in this process:
+conftest.run_binary); a build holds the data directory's lock."""
 import subprocess
 import sys
 

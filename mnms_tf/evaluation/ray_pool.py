@@ -83,8 +83,9 @@ class RayPool(job_stream.Streaming):
     self._ray = None
     self._started_ray = False
     self._actors = []  # idle ones
-    self._running = {}  # object ref -> [key, job, actor, since its child (or start-up) began]
-    self._starting = {}  # a new actor's `ready` ref -> its first child's ref
+    # object ref -> [key, job, actor, since its child (or its actor's start) began,
+    #                the new actor's `ready` ref until it has started, else None]
+    self._running = {}
     self._queue = collections.deque()  # (key, job) not started yet
     self._finished = collections.deque()  # (key, result, actor name) not returned yet
     if address:
@@ -125,15 +126,15 @@ class RayPool(job_stream.Streaming):
     while not self._finished:
       if not self._running:
         raise RuntimeError('next_result() with no job submitted')
-      deadline = min(s for *_, s in self._running.values()) + self.child_timeout_seconds
-      done, _ = ray.wait(list(self._running) + list(self._starting), num_returns=1,
+      deadline = min(e[3] for e in self._running.values()) + self.child_timeout_seconds
+      starting = {e[4]: e for e in self._running.values() if e[4] is not None}
+      done, _ = ray.wait(list(self._running) + list(starting), num_returns=1,
                          timeout=max(0.0, deadline - time.monotonic()))
       for ref in done:
-        if ref in self._starting:  # as on the process pool, start-up is not the child's time
-          self._running[self._starting.pop(ref)][3] = time.monotonic()
+        if ref in starting:  # as on the process pool, start-up is not the child's time
+          starting[ref][3:] = [time.monotonic(), None]
           continue
-        key, job, actor, started = self._running.pop(ref)
-        self._forget_start(ref)
+        key, job, actor, started, _ = self._running.pop(ref)
         try:
           result, can_train = ray.get(ref)
         except ray.exceptions.RayError as e:  # its actor or node died
@@ -147,33 +148,26 @@ class RayPool(job_stream.Streaming):
         else:
           ray.kill(actor)
         self._finished.append((key, result, _name(actor)))
-      for ref, (key, job, actor, started) in list(self._running.items()):
+      for ref, (key, job, actor, started, ready) in list(self._running.items()):
         if time.monotonic() - started > self.child_timeout_seconds:
           del self._running[ref]
           ray.kill(actor)
           limit = f'{self.child_timeout_seconds:g}'
           message = f'timed out after {limit} s (RayPool.child_timeout_seconds = {limit})'
-          if self._forget_start(ref):
+          if ready is not None:
             message += ' while its actor was starting'
           self._finished.append((key, result_lib.failed_result(
               *job, message, time.monotonic() - started), _name(actor)))
       self._dispatch()  # before the caller works on the result: actors stay busy
     return self._finished.popleft()
 
-  def _forget_start(self, ref):
-    """Whether the actor of child `ref` was still starting; it no longer is watched."""
-    ready = [r for r, child in self._starting.items() if child == ref]
-    for r in ready:
-      del self._starting[r]
-    return bool(ready)
-
   def cancel(self):
     """Drops the queued jobs and kills the busy actors: their children are not wanted."""
     self._queue.clear()
     self._finished.clear()
-    for _, _, actor, _ in self._running.values():
+    for _, _, actor, _, _ in self._running.values():
       self._ray.kill(actor)
-    self._running, self._starting = {}, {}
+    self._running = {}
 
   def _dispatch(self):
     while self._queue and len(self._running) < self.num_workers:
@@ -181,10 +175,7 @@ class RayPool(job_stream.Streaming):
       new = not self._actors
       actor = self._new_actor() if new else self._actors.pop()
       ready = actor.ready.remote() if new else None  # runs before the child: calls keep order
-      ref = actor.train.remote(*job)
-      self._running[ref] = [key, job, actor, time.monotonic()]
-      if new:
-        self._starting[ready] = ref
+      self._running[actor.train.remote(*job)] = [key, job, actor, time.monotonic(), ready]
 
   def close(self):
     """Releases the actors; stops Ray if this pool started it."""
