@@ -90,6 +90,21 @@ def test_a_child_past_the_timeout_fails_and_the_pool_goes_on():
 
 @pytest.mark.slow  # worker processes
 @pytest.mark.usefixtures('space')
+def test_a_worker_past_its_start_timeout_fails_its_child_not_the_pool():
+  # No process spawns and imports TensorFlow in 10 ms; a child's limit does not apply.
+  with workers.ChildPool(1, data_dir=None, start_timeout_seconds=0.01) as pool:
+    (_, result, _), = pool.run([('tiny', SHORT, 0)])
+    assert result.status == result_lib.FAILED
+    assert result.message == (
+        'its worker did not start within 0.01 s (ChildPool.start_timeout_seconds = 0.01)')
+    assert pool.worker_pids() == []
+    pool.start_timeout_seconds = 600.0
+    (_, later, _), = pool.run([('tiny', SHORT, 1)])
+    assert later.status == result_lib.OK, later.message
+
+
+@pytest.mark.slow  # worker processes
+@pytest.mark.usefixtures('space')
 def test_stopping_early_kills_the_busy_workers_only():
   with workers.ChildPool(2, data_dir=None) as pool:
     run = pool.run([('tiny', LONG, 0), ('tiny', SHORT, 1)])

@@ -8,8 +8,9 @@ so a search stores the same trials on Ray as on the process pool.
 Faults are failed trials, never retried (as on the process pool; a retry would make a
 search's trials depend on where its children ran): a child whose actor dies (its node is
 lost, out of memory, a crash) or that runs past `child_timeout_seconds` (counted, as on
-the process pool, from when its actor has started) is stored as
-`failed` with the reason, the actor is replaced and the search goes on.
+the process pool, from when its actor has started; start-up has its own
+`start_timeout_seconds`) is stored as `failed` with the reason, the actor is replaced and
+the search goes on.
 
 Every node needs this package (the same version) and the data at the same path: a shared
 `MNMS_DATA_DIR`, or `build_data` run on each node with the same `--data_dir`.
@@ -71,7 +72,7 @@ class RayPool(job_stream.Streaming):
   """
 
   def __init__(self, num_workers, data_dir, address=None, gin_config=None,
-               cpus_per_child=1, child_timeout_seconds=1800.0):
+               cpus_per_child=1, child_timeout_seconds=1800.0, start_timeout_seconds=600.0):
     if int(num_workers) < 1:
       raise ValueError(f'RayPool needs num_workers >= 1, got {num_workers!r}')
     self.num_workers = int(num_workers)
@@ -80,6 +81,7 @@ class RayPool(job_stream.Streaming):
     self.gin_config = gin.config_str() if gin_config is None else gin_config
     self.cpus_per_child = int(cpus_per_child)
     self.child_timeout_seconds = float(child_timeout_seconds)
+    self.start_timeout_seconds = float(start_timeout_seconds)
     self._ray = None
     self._started_ray = False
     self._actors = []  # idle ones
@@ -126,7 +128,7 @@ class RayPool(job_stream.Streaming):
     while not self._finished:
       if not self._running:
         raise RuntimeError('next_result() with no job submitted')
-      deadline = min(e[3] for e in self._running.values()) + self.child_timeout_seconds
+      deadline = min(e[3] + self._limit(e[4]) for e in self._running.values())
       starting = {e[4]: e for e in self._running.values() if e[4] is not None}
       done, _ = ray.wait(list(self._running) + list(starting), num_returns=1,
                          timeout=max(0.0, deadline - time.monotonic()))
@@ -149,17 +151,18 @@ class RayPool(job_stream.Streaming):
           ray.kill(actor)
         self._finished.append((key, result, _name(actor)))
       for ref, (key, job, actor, started, ready) in list(self._running.items()):
-        if time.monotonic() - started > self.child_timeout_seconds:
+        if time.monotonic() - started > self._limit(ready):
           del self._running[ref]
           ray.kill(actor)
-          limit = f'{self.child_timeout_seconds:g}'
-          message = f'timed out after {limit} s (RayPool.child_timeout_seconds = {limit})'
-          if ready is not None:
-            message += ' while its actor was starting'
+          message = workers.timeout_message('RayPool', self._limit(ready), ready is None)
           self._finished.append((key, result_lib.failed_result(
               *job, message, time.monotonic() - started), _name(actor)))
       self._dispatch()  # before the caller works on the result: actors stay busy
     return self._finished.popleft()
+
+  def _limit(self, ready):
+    """How long a child (or, while `ready` is pending, its actor's start) may take."""
+    return self.start_timeout_seconds if ready is not None else self.child_timeout_seconds
 
   def cancel(self):
     """Drops the queued jobs and kills the busy actors: their children are not wanted."""

@@ -7,6 +7,8 @@ are reused across the children it trains, one at a time.
 
 A child whose worker dies (SIGKILL, out of memory, a crash in a TF kernel) or that runs
 past `child_timeout_seconds` becomes a failed result and a new worker takes the next job.
+A worker's start-up (importing TF, parsing gin) has its own limit, `start_timeout_seconds`:
+on a loaded machine it can take far longer than a short child.
 The pool is written by hand because `concurrent.futures` can neither tell which job killed
 a worker (the whole executor breaks) nor stop a task that hangs.
 """
@@ -48,6 +50,14 @@ def start_trainer(gin_config, data_dir, threads):
   tf.config.threading.set_inter_op_parallelism_threads(threads)
   gin.parse_config(gin_config)
   return child.ChildTrainer(data_dir=data_dir)
+
+
+def timeout_message(pool, limit, started):
+  """Why a child failed when its worker (process or actor) ran past `limit` seconds."""
+  if started:
+    return f'timed out after {limit:g} s ({pool}.child_timeout_seconds = {limit:g})'
+  return (f'its worker did not start within {limit:g} s '
+          f'({pool}.start_timeout_seconds = {limit:g})')
 
 
 def _work(connection, parent_pid, gin_config, data_dir, threads):
@@ -119,13 +129,15 @@ class ChildPool(job_stream.Streaming):
   `gin_config` is what workers parse (by default the caller's config at construction).
   """
 
-  def __init__(self, num_workers, data_dir, gin_config=None, child_timeout_seconds=1800.0):
+  def __init__(self, num_workers, data_dir, gin_config=None, child_timeout_seconds=1800.0,
+               start_timeout_seconds=600.0):
     if int(num_workers) < 1:
       raise ValueError(f'ChildPool needs num_workers >= 1, got {num_workers!r}')
     self.num_workers = int(num_workers)
     self.data_dir = data_dir
     self.gin_config = gin.config_str() if gin_config is None else gin_config
     self.child_timeout_seconds = float(child_timeout_seconds)
+    self.start_timeout_seconds = float(start_timeout_seconds)
     self._context = multiprocessing.get_context('spawn')
     self._workers = []  # live ones, with or without a job
     self._busy = []  # those with a job
@@ -147,7 +159,7 @@ class ChildPool(job_stream.Streaming):
     while not self._finished:
       if not self._busy:
         raise RuntimeError('next_result() with no job submitted')
-      deadline = min(w.since for w in self._busy) + self.child_timeout_seconds
+      deadline = min(w.since + self._limit(w.started) for w in self._busy)
       ready = multiprocessing.connection.wait(
           [w.connection for w in self._busy] + [w.process.sentinel for w in self._busy],
           timeout=max(0.0, deadline - time.monotonic()))
@@ -207,15 +219,15 @@ class ChildPool(job_stream.Streaming):
                    f'while {"training this child" if worker.started else "starting"}')
       else:
         message = f'worker process {pid} could not start: {message}'
-    elif seconds > self.child_timeout_seconds:
+    elif seconds > self._limit(worker.started):
       self._remove(worker, timeout=0.0)
-      limit = f'{self.child_timeout_seconds:g}'
-      message = f'timed out after {limit} s (ChildPool.child_timeout_seconds = {limit})'
-      if not worker.started:
-        message += ' while its worker was starting'
+      message = timeout_message('ChildPool', self._limit(worker.started), worker.started)
     else:
       return None
     return result_lib.failed_result(task, config, seed, message, seconds)
+
+  def _limit(self, started):
+    return self.child_timeout_seconds if started else self.start_timeout_seconds
 
   def _remove(self, worker, timeout):
     worker.stop(timeout)
