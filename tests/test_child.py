@@ -164,3 +164,71 @@ def test_train_child_binary_prints_json_last(tiny_task, tmp_path):
   assert record['status'] == 'ok' and record['val_accuracy'] >= 0.9
   bad = conftest.run_binary('mnms_tf.bin.train_child', *args, '--config_json={"nlayers": 1}')
   assert bad.returncode == 1 and 'missing' in bad.stderr and 'Traceback' not in bad.stderr
+
+
+GROUP_SPACE = search_space.SearchSpace(dict(
+    search_space.DEFAULT_CHOICES, iterations=(20, 50, 100), learning_rate=(0.1, 0.3, 1e38)))
+
+
+def _members(trainable):
+  """Children of one group: every width, rate, l2, length and seed differs."""
+  return [(dict(CONFIG, trainable=trainable, nlayers=2, nnodes=10, iterations=50,
+                learning_rate=0.3, regularization=0.01), 0),
+          (dict(CONFIG, trainable=trainable, nlayers=2, nnodes=50, iterations=100,
+                learning_rate=0.1, regularization=0.0), 1),
+          (dict(CONFIG, trainable=trainable, nlayers=2, nnodes=10, iterations=20,
+                learning_rate=0.3, regularization=0.001), 7)]
+
+
+@pytest.mark.parametrize('trainable', [False, True])
+def test_a_group_trains_each_member_as_it_would_alone(tiny_task, trainable):
+  """Weights, fine-tuned rows and accuracies of each member equal the single child's up to
+  float summation order. Batches of 8 short texts miss most rows: rows outside a member's
+  batch must keep their values despite its l2."""
+  members = _members(trainable)
+  grouped_trainer = child.ChildTrainer(batch_size=8, space=GROUP_SPACE)
+  grouped = grouped_trainer.train_group('tiny', members)
+  architecture = grouped_trainer._stacked_architectures[(trainable, 2)]  # pylint: disable=protected-access
+  cache = grouped_trainer._cache('tiny', 'en-dim50')  # pylint: disable=protected-access
+  order = [1, 0, 2]  # longest first
+  for (config, seed), result in zip(members, grouped, strict=True):
+    single_trainer = child.ChildTrainer(batch_size=8, space=GROUP_SPACE)
+    alone = single_trainer.train('tiny', config, seed)
+    assert result.status == alone.status == result_lib.OK, result.message
+    assert (result.val_accuracy, result.test_accuracy) == (alone.val_accuracy,
+                                                           alone.test_accuracy)
+    assert result.num_params == alone.num_params and result.seed == seed
+    single, = single_trainer._architectures.values()  # pylint: disable=protected-access
+    sizes = [4, config['nnodes'], config['nnodes'], 2]
+    member = order.index(members.index((config, seed)))
+    for (kernel, bias), (alone_kernel, alone_bias) in zip(
+        architecture.weights(member, sizes), single.weights(), strict=True):
+      np.testing.assert_allclose(kernel, alone_kernel, rtol=1e-4, atol=1e-5)
+      np.testing.assert_allclose(bias, alone_bias, rtol=1e-4, atol=1e-5)
+    if trainable:
+      rows = cache.task_vocabulary()
+      alone_table = single_trainer._fine_tuned_tables['en-dim50'].table.numpy()[rows]  # pylint: disable=protected-access
+      assert not np.allclose(alone_table, single_trainer._module('en-dim50').embeddings.numpy()[rows])  # pylint: disable=protected-access
+      np.testing.assert_allclose(architecture.table[member, :-1].numpy(), alone_table,
+                                 rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('trainable', [False, True])
+def test_a_member_whose_loss_explodes_fails_alone(tiny_task, trainable):
+  members = _members(trainable)
+  members[1] = (dict(members[1][0], learning_rate=1e38, nnodes=200), 1)
+  trainer = child.ChildTrainer(space=GROUP_SPACE)
+  grouped = trainer.train_group('tiny', members)
+  assert [r.status for r in grouped] == [result_lib.OK, result_lib.FAILED, result_lib.OK]
+  assert 'non-finite training loss at step' in grouped[1].message and grouped[1].reward == 0
+  for (config, seed), result in zip(members[::2], grouped[::2]):
+    alone = trainer.train('tiny', config, seed)
+    assert (result.val_accuracy, result.test_accuracy) == (alone.val_accuracy,
+                                                           alone.test_accuracy)
+
+
+def test_a_group_of_children_that_share_no_graph_is_an_error(tiny_task):
+  members = _members(False)
+  members[0] = (dict(members[0][0], nlayers=1), 0)
+  with pytest.raises(ValueError, match='share task, module, fine-tuning and depth'):
+    child.ChildTrainer(space=GROUP_SPACE).train_group('tiny', members)

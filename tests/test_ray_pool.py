@@ -43,7 +43,7 @@ def test_faults_on_ray_are_failed_children_and_the_pool_goes_on(tiny_task):
   gin.parse_config("""
       import mnms_tf.children.space
       SearchSpace.choices = {'embedding': ('en-dim50',), 'trainable': (False,),
-                             'nlayers': (1,), 'nnodes': (10,), 'learning_rate': (0.3,),
+                             'nlayers': (0, 1), 'nnodes': (10,), 'learning_rate': (0.3,),
                              'iterations': (100, 10000000), 'regularization': (0.0,)}""")
   search_space.SearchSpace()  # operative: the actors' gin config has it
   pool = ray_pool.RayPool(1, None, gin_config='NoSuchThing.value = 1')
@@ -55,7 +55,8 @@ def test_faults_on_ray_are_failed_children_and_the_pool_goes_on(tiny_task):
     pool.gin_config = gin.config_str()
     pool.child_timeout_seconds = 20.0
     long_child = dict(SHORT, iterations=10**7)
-    results = {i: r for i, r, _ in pool.run([('tiny', long_child, 1), ('tiny', SHORT, 2)])}
+    results = {i: r for i, r, _ in pool.run([('tiny', long_child, 1),
+                                             ('tiny', dict(SHORT, nlayers=0), 2)])}
     # A dead actor (as when its node is lost) fails its child only.
     (_, first, name), = pool.run([('tiny', SHORT, 3)])
     actor, = pool._actors  # pylint: disable=protected-access

@@ -424,15 +424,15 @@ def test_a_worker_killed_in_a_search_is_one_failed_trial_and_never_retrained(sea
   killed = []
   with evaluators.Children(paths.default_data_dir(), num_workers=1) as pool_evaluator:
     pool = pool_evaluator.pool
-    submit = pool.submit
+    dispatch = pool._dispatch  # pylint: disable=protected-access
 
-    def submit_then_kill_the_worker(key, job):
-      submit(key, job)  # the first child goes to a worker at once
-      if not killed:
+    def dispatch_then_kill_the_worker():
+      dispatch()
+      if not killed and pool.worker_pids():  # the first child has gone to its worker
         killed.extend(pool.worker_pids())
         os.kill(killed[0], signal.SIGKILL)
 
-    pool.submit = submit_then_kill_the_worker
+    pool._dispatch = dispatch_then_kill_the_worker  # pylint: disable=protected-access
     summary = runner.search(root, runner.Budget(iterations=2), pool_evaluator)
   assert summary['iterations'] == 2 and killed
   rows = _rows(root)

@@ -9,19 +9,24 @@ import pytest
 from mnms_tf.children import trainer as child
 from mnms_tf.children import result as result_lib
 from mnms_tf.children import space as search_space
+from mnms_tf.evaluation import evaluators
 from mnms_tf.evaluation import workers
 
 LONG_STEPS = 200000  # a child that trains far longer than any test waits
 SHORT = {'embedding': 'en-dim50', 'trainable': False, 'nlayers': 1, 'nnodes': 10,
          'learning_rate': 0.3, 'iterations': 20, 'regularization': 0.0}
 LONG = dict(SHORT, iterations=LONG_STEPS)
+OTHER = dict(SHORT, nlayers=0)  # trains in no group with SHORT or LONG
 
 
 @pytest.fixture
 def space(tiny_task):
-  """The tiny task, and a search space with a very long child in it."""
+  """The tiny task, children in groups of up to 8, and a search space with a very long
+  child in it."""
   gin.parse_config(f"""
       import mnms_tf.children.space
+      import mnms_tf.evaluation.job_stream
+      JobQueue.max_group_size = 8
       SearchSpace.choices = {{
           'embedding': ('en-dim50', 'es-dim50'),
           'trainable': (False, True),
@@ -38,8 +43,9 @@ def space(tiny_task):
 def test_parallel_workers_give_the_in_process_results(space):
   rng = np.random.default_rng(0)
   jobs = [('tiny', dict(space.sample(rng), iterations=20), seed) for seed in range(6)]
-  trainer = child.ChildTrainer(data_dir=None)
-  expected = [trainer.train(*job) for job in jobs]
+  jobs += [('tiny', dict(SHORT, nnodes=50, learning_rate=0.03), seed) for seed in (6, 7)]
+  with evaluators.Children(None) as in_process:  # in the same groups as the pool's
+    expected = {index: result for index, result, _ in in_process.run(jobs)}
   with workers.ChildPool(2, data_dir=None) as pool:
     results = {index: (result, worker) for index, result, worker in pool.run(jobs)}
     pids = pool.worker_pids()
@@ -54,20 +60,27 @@ def test_parallel_workers_give_the_in_process_results(space):
 
 @pytest.mark.usefixtures('space')
 def test_a_killed_worker_fails_its_child_only():
-  jobs = [('tiny', LONG, 0)] + [('tiny', SHORT, seed) for seed in (1, 2, 3)]
-  results = {}
+  """The long child and two short ones train as a group; its worker is killed, so they
+  train again one at a time, and the long child's worker is killed again: it alone fails,
+  and the short ones keep the results they have alone."""
+  jobs = [('tiny', LONG, 0), ('tiny', SHORT, 1), ('tiny', SHORT, 2), ('tiny', OTHER, 3)]
+  expected = {seed: child.ChildTrainer(data_dir=None).train(*jobs[seed]) for seed in (1, 2)}
+  results, victims = {}, []
   with workers.ChildPool(2, data_dir=None) as pool:
-    list(pool.run([('tiny', SHORT, 0)] * 2))  # both workers up, so the long child starts at once
+    list(pool.run([('tiny', OTHER, 0)] * 2))  # both workers up
     for index, result, worker in pool.run(jobs):
-      if not results:  # the other worker trains the long child
+      if len(results) < 2:  # first the group's worker, then the long child's alone
         victim, = [pid for pid in pool.worker_pids() if f'worker-{pid}' != worker]
         os.kill(victim, signal.SIGKILL)
+        victims.append(victim)
       results[index] = result
     assert results[0].status == result_lib.FAILED and results[0].config == LONG
     assert results[0].message == (
-        f'worker process {victim} died (killed by signal SIGKILL) while training this child')
+        f'worker process {victims[1]} died (killed by signal SIGKILL) while training this child')
     assert [results[i].status for i in (1, 2, 3)] == [result_lib.OK] * 3
-    assert victim not in pool.worker_pids()
+    for seed in (1, 2):
+      assert results[seed].val_accuracy == expected[seed].val_accuracy
+    assert not set(victims) & set(pool.worker_pids())
     (_, later, _), = pool.run([('tiny', SHORT, 4)])
     assert later.status == result_lib.OK, later.message
 
@@ -75,6 +88,7 @@ def test_a_killed_worker_fails_its_child_only():
 @pytest.mark.slow  # worker processes and a 5 s timeout
 @pytest.mark.usefixtures('space')
 def test_a_child_past_the_timeout_fails_and_the_pool_goes_on():
+  """The two train as a group (limit 2 x 5 s), then, past it, one at a time."""
   with workers.ChildPool(1, data_dir=None, child_timeout_seconds=5) as pool:
     results = {index: (result, worker) for index, result, worker in
                pool.run([('tiny', LONG, 0), ('tiny', SHORT, 1)])}
@@ -107,7 +121,7 @@ def test_a_worker_past_its_start_timeout_fails_its_child_not_the_pool():
 @pytest.mark.usefixtures('space')
 def test_stopping_early_kills_the_busy_workers_only():
   with workers.ChildPool(2, data_dir=None) as pool:
-    run = pool.run([('tiny', LONG, 0), ('tiny', SHORT, 1)])
+    run = pool.run([('tiny', LONG, 0), ('tiny', OTHER, 1)])
     index, _, worker = next(run)
     assert index == 1 and len(pool.worker_pids()) == 2
     run.close()

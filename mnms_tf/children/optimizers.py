@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 
 
-def _proximal_step(value, accum, gradient, learning_rate, l1, l2):
+def proximal_step(value, accum, gradient, learning_rate, l1, l2):
   """(new value, new accumulator) for the given rows or whole tensor."""
   accum = accum + tf.square(gradient)
   rate = tf.cast(learning_rate, value.dtype) * tf.math.rsqrt(accum)
@@ -34,7 +34,7 @@ def tf_variable(variable):
 def apply_proximal_adagrad_rows(variable, accumulator, rows, values, gradient, learning_rate,
                                 l1, l2):
   """Updates distinct `rows` whose current `values` and summed `gradient` are given."""
-  value, accum = _proximal_step(values, tf.gather(accumulator, rows), gradient, learning_rate,
+  value, accum = proximal_step(values, tf.gather(accumulator, rows), gradient, learning_rate,
                                 l1, l2)
   accumulator.scatter_update(tf.IndexedSlices(accum, rows))
   return variable.scatter_update(tf.IndexedSlices(value, rows))
@@ -48,7 +48,7 @@ def apply_proximal_adagrad(variable, accumulator, gradient, learning_rate, l1, l
     summed = tf.math.unsorted_segment_sum(gradient.values, positions, tf.shape(rows)[0])
     return apply_proximal_adagrad_rows(variable, accumulator, rows, tf.gather(variable, rows),
                                        summed, learning_rate, l1, l2)
-  value, accum = _proximal_step(variable, accumulator, gradient, learning_rate, l1, l2)
+  value, accum = proximal_step(variable, accumulator, gradient, learning_rate, l1, l2)
   accumulator.assign(accum)
   return variable.assign(value)
 

@@ -136,3 +136,9 @@ def from_json(text, space=None):
 def config_hash(config, space=None):
   """`SearchSpace.config_hash` in the space bound in gin (or `space`)."""
   return (space or SearchSpace()).config_hash(config)
+
+
+def graph_key(task_name, config):
+  """What children must share to train as one stacked group (children/stacked.py): task,
+  module, fine-tuning and depth; width, rate, l2, length and seed may differ."""
+  return (task_name, config['embedding'], bool(config['trainable']), config['nlayers'])

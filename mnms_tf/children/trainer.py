@@ -30,6 +30,7 @@ import tensorflow as tf
 from mnms_tf.children import optimizers
 from mnms_tf.children import result as result_lib
 from mnms_tf.children import space as search_space
+from mnms_tf.children import stacked
 from mnms_tf.data.embeddings import layer as layer_lib
 from mnms_tf.data.embeddings import registry as module_registry
 from mnms_tf.data.tasks import registry as task_registry
@@ -118,6 +119,8 @@ class _TaskModuleCache:
     self.module = module
     self.splits = splits
     self._bags = {}
+    self._task_bags = {}
+    self._task_vocabulary = None
     self._vectors = {}
     self._vocabulary_shares = {}
 
@@ -140,6 +143,23 @@ class _TaskModuleCache:
       self._bags[split] = (tf.constant(positions, tf.int64), tf.constant(weights, tf.float32),
                            tf.constant(row_splits, tf.int64), tf.constant(vocabulary, tf.int64))
     return self._bags[split]
+
+  def task_vocabulary(self):
+    """The sorted distinct ids of every split: the rows a group of fine-tuned children
+    trains (training ids) or reads (the others)."""
+    if self._task_vocabulary is None:
+      self._task_vocabulary = np.unique(np.concatenate(
+          [self.bags(s)[3].numpy() for s in self.splits]))
+    return self._task_vocabulary
+
+  def task_vocabulary_bags(self, split):
+    """(positions in `task_vocabulary()`, weights, row splits) of `bags(split)`."""
+    if split not in self._task_bags:
+      positions, weights, row_splits, vocabulary = self.bags(split)
+      index = np.searchsorted(self.task_vocabulary(), vocabulary.numpy())
+      self._task_bags[split] = (tf.gather(tf.constant(index, tf.int64), positions), weights,
+                                row_splits)
+    return self._task_bags[split]
 
   def trained_rows(self):
     """The table rows a fine-tuned child on this task can change: its training split's ids."""
@@ -406,6 +426,7 @@ class ChildTrainer:
     self._caches = {}
     self._fine_tuned_tables = {}
     self._architectures = {}
+    self._stacked_architectures = {}
 
   def settings(self):
     """What defines its results (recorded in run.json; `ChildTrainer(**settings)` again)."""
@@ -453,11 +474,12 @@ class ChildTrainer:
     return tf.constant(np.concatenate(epochs)[:needed].reshape(iterations, self.batch_size),
                        tf.int32)
 
-  def _accuracy(self, architecture, data, labels, tables):
+  def _accuracy(self, logits, labels):
+    """Accuracy of `logits(rows)` on `labels`, in evaluation batches."""
     correct = 0
     for start in range(0, len(labels), self.eval_batch_size):
       rows = tf.range(start, min(start + self.eval_batch_size, len(labels)))
-      predictions = tf.argmax(architecture.logits(data, rows, tables), axis=-1).numpy()
+      predictions = tf.argmax(logits(rows), axis=-1).numpy()
       correct += int(np.sum(predictions == labels[start:start + self.eval_batch_size]))
     return correct / len(labels)
 
@@ -521,10 +543,86 @@ class ChildTrainer:
       train_seconds = time.time() - train_started
       if not np.isfinite(loss.numpy()):
         return result_lib.failed(result, f'non-finite training loss at step {int(steps)}', started)
-      accuracies = [self._accuracy(architecture, data[s], cache.splits[s].labels, tables)
-                    for s in ('validation', 'test')]
+      accuracies = [self._accuracy(lambda rows, s=s: architecture.logits(data[s], rows, tables),
+                                   cache.splits[s].labels) for s in ('validation', 'test')]
       result.num_params = architecture.num_params() + int(np.prod(module.embeddings.shape))
       return _finish(result, *accuracies, train_seconds, self.batch_size, self.reward_exponent,
                      started)
     except Exception as e:  # pylint: disable=broad-except
       return result_lib.failed(result, f'{type(e).__name__}: {e}', started)
+
+  def _stacked(self, config):
+    key = (config['trainable'], config['nlayers'])
+    if key not in self._stacked_architectures:
+      self._stacked_architectures[key] = stacked.StackedArchitecture(config['nlayers'],
+                                                                     config['trainable'])
+    return self._stacked_architectures[key]
+
+  def train_group(self, task_name, members):
+    """Trains `members` [(config, seed)], children of `task_name` with one module,
+    fine-tuning and depth, as one stacked computation (stacked.py); returns their
+    ChildResults in order. Each equals `train(task_name, config, seed)` up to float
+    summation order; its `train_seconds` and `total_seconds` are its share of the group's
+    by steps. Never raises on failure: an exception fails every member."""
+    started = time.time()
+    results = [_new_result(task_name, config, seed, self.space) for config, seed in members]
+    configs = [r.config for r in results]
+    keys = [search_space.graph_key(task_name, c) for c in configs]
+    if len(set(keys)) > 1:
+      raise ValueError(f'Children of a group share task, module, fine-tuning and depth: {keys}')
+    try:
+      module = self._module(configs[0]['embedding'])
+      if len(members) == 1 or (configs[0]['trainable'] and not hasattr(module, 'tokenize')):
+        return [self.train(task_name, config, seed) for config, seed in members]
+      self._train_stacked(task_name, module, results, started)
+    except Exception as e:  # pylint: disable=broad-except
+      for result in results:
+        result_lib.failed(result, f'{type(e).__name__}: {e}', started)
+    return results
+
+  def _train_stacked(self, task_name, module, results, started):
+    """Fills `results` (validated, of one group) in place."""
+    order = sorted(range(len(results)), key=lambda g: -results[g].config['iterations'])
+    members = [results[g] for g in order]
+    first = members[0].config
+    cache = self._cache(task_name, first['embedding'])
+    dim, num_classes = int(module.embeddings.shape[-1]), task_registry.get_task(task_name).num_classes
+    layer_sizes = [[dim] + [m.config['nnodes']] * first['nlayers'] + [num_classes]
+                   for m in members]
+    architecture = self._stacked(first)
+    table = None
+    if first['trainable']:
+      data = {s: cache.task_vocabulary_bags(s) for s in task_registry.SPLITS}
+      table = tf.concat([tf.gather(module.embeddings, cache.task_vocabulary()),
+                         tf.zeros([1, dim])], axis=0)  # the padding row
+    else:
+      data = {s: (cache.vectors(s),) for s in task_registry.SPLITS}
+    architecture.reset([m.seed for m in members], layer_sizes, self.initial_accumulator_value,
+                       _glorot, table)
+    iterations = [m.config['iterations'] for m in members]
+    train_labels = cache.splits['train'].labels
+    batches = np.zeros([len(members), iterations[0], self.batch_size], np.int32)
+    for g, member in enumerate(members):
+      batches[g, :iterations[g]] = self._batches(len(train_labels), iterations[g], member.seed)
+    train_started = time.time()
+    failed_at = architecture.train_loop(
+        tf.constant(batches), data['train'], tf.constant(train_labels, tf.int32),
+        tf.constant(iterations, tf.int32),
+        tf.constant([m.config['learning_rate'] for m in members], tf.float32),
+        tf.constant([m.config['regularization'] for m in members], tf.float32)).numpy()
+    train_seconds = time.time() - train_started
+    for g, member in enumerate(members):
+      share = iterations[g] / sum(iterations)
+      if failed_at[g]:
+        result_lib.failed(member, f'non-finite training loss at step {int(failed_at[g])}',
+                          started)
+      else:
+        accuracies = [self._accuracy(
+            lambda rows, s=s, g=g: architecture.logits(data[s], rows, tf.constant(g)),
+            cache.splits[s].labels) for s in ('validation', 'test')]
+        sizes = layer_sizes[g]
+        member.num_params = (sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
+                             + int(np.prod(module.embeddings.shape)))
+        _finish(member, *accuracies, train_seconds * share, self.batch_size,
+                self.reward_exponent, started)
+      member.total_seconds = (time.time() - started) * share

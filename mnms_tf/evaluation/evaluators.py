@@ -62,7 +62,7 @@ class Children(job_stream.Streaming):
     self.space = space or search_space.SearchSpace()
     self.trainer = child.ChildTrainer(data_dir=data_dir, space=self.space)
     if not num_workers:
-      self.pool = job_stream.InProcess(self.trainer.train, 'main')
+      self.pool = job_stream.InProcess(self.trainer.train, 'main', self.trainer.train_group)
     elif backend == 'ray':
       self.pool = ray_pool.RayPool(num_workers, data_dir, ray_address)
     else:

@@ -2,15 +2,17 @@
 
 Each actor is what a `workers.ChildPool` worker is: it parses the search's gin config, sets
 TF to `cpus_per_child` threads and keeps one `child.ChildTrainer` (modules, cached vectors,
-traced loops) for every child it trains, one at a time. Children are seeded by the runner,
-so a search stores the same trials on Ray as on the process pool.
+traced loops) for every child it trains, a group at a time (job_stream.JobQueue, as on the
+process pool). Children are seeded by the runner and grouped by the order of calls, so a
+search stores the same trials on Ray as on the process pool.
 
 Faults are failed trials, never retried (as on the process pool; a retry would make a
 search's trials depend on where its children ran): a child whose actor dies (its node is
 lost, out of memory, a crash) or that runs past `child_timeout_seconds` (counted, as on
 the process pool, from when its actor has started; start-up has its own
 `start_timeout_seconds`) is stored as `failed` with the reason, the actor is replaced and
-the search goes on.
+the search goes on. A group whose actor dies or that runs past `child_timeout_seconds` per
+member is trained again one child at a time, so that only the faulty child fails.
 
 Every node needs this package (the same version) and the data at the same path: a shared
 `MNMS_DATA_DIR`, or `build_data` run on each node with the same `--data_dir`.
@@ -54,12 +56,13 @@ class _ChildActor:
   def ready(self):
     """Returns once the actor has started (Ray runs an actor's calls in order)."""
 
-  def train(self, task, config, seed):
-    """(ChildResult, whether this actor can train)."""
+  def train(self, jobs):
+    """([ChildResult] of a group's jobs [(task, config, seed)], whether this actor can
+    train)."""
     if self.error:
-      return result_lib.failed_result(task, config, seed,
-                                      f'Ray actor could not start: {self.error}', 0.0), False
-    return self.trainer.train(task, config, seed), True
+      return [result_lib.failed_result(*job, f'Ray actor could not start: {self.error}', 0.0)
+              for job in jobs], False
+    return self.trainer.train_group(jobs[0][0], [job[1:] for job in jobs]), True
 
 
 @gin.configurable(denylist=['num_workers', 'data_dir', 'address', 'gin_config'])
@@ -85,10 +88,10 @@ class RayPool(job_stream.Streaming):
     self._ray = None
     self._started_ray = False
     self._actors = []  # idle ones
-    # object ref -> [key, job, actor, since its child (or its actor's start) began,
+    # object ref -> [group [(key, job)], actor, since it (or its actor's start) began,
     #                the new actor's `ready` ref until it has started, else None]
     self._running = {}
-    self._queue = collections.deque()  # (key, job) not started yet
+    self._queue = job_stream.JobQueue()
     self._finished = collections.deque()  # (key, result, actor name) not returned yet
     if address:
       self._start()  # an unreachable cluster fails the search before it writes anything
@@ -116,69 +119,87 @@ class RayPool(job_stream.Streaming):
     return self._actor_class.remote(self.gin_config, self.data_dir, self.cpus_per_child)
 
   def submit(self, key, job):
-    """Queues `job` (task, config, seed); a free actor starts it at once."""
+    """Queues `job` (task, config, seed); it starts at the next `next_result`, with the
+    jobs submitted since the last one it can train with."""
     self._start()
-    self._queue.append((key, job))
-    self._dispatch()
+    self._queue.add(key, job)
 
   def next_result(self):
     """(key, ChildResult, actor name) of the next child to finish. A child whose
     actor died or that timed out is a failed result."""
     ray = self._ray
+    self._queue.seal()
+    self._dispatch()
     while not self._finished:
       if not self._running:
         raise RuntimeError('next_result() with no job submitted')
-      deadline = min(e[3] + self._limit(e[4]) for e in self._running.values())
-      starting = {e[4]: e for e in self._running.values() if e[4] is not None}
+      deadline = min(e[2] + self._limit(e) for e in self._running.values())
+      starting = {e[3]: e for e in self._running.values() if e[3] is not None}
       done, _ = ray.wait(list(self._running) + list(starting), num_returns=1,
                          timeout=max(0.0, deadline - time.monotonic()))
       for ref in done:
         if ref in starting:  # as on the process pool, start-up is not the child's time
-          starting[ref][3:] = [time.monotonic(), None]
+          starting[ref][2:] = [time.monotonic(), None]
           continue
-        key, job, actor, started, _ = self._running.pop(ref)
+        group, actor, started, ready = self._running.pop(ref)
         try:
-          result, can_train = ray.get(ref)
+          results, can_train = ray.get(ref)
+          self._finished.extend((key, result, _name(actor))
+                                for (key, _), result in zip(group, results, strict=True))
         except ray.exceptions.RayError as e:  # its actor or node died
           reason = re.sub(r'\x1b\[[0-9;]*m', '', errors.one_line(e))
-          message = f'Ray actor failed while training this child ({type(e).__name__}: {reason})'
-          logging.warning('%s', message)
-          result = result_lib.failed_result(*job, message, time.monotonic() - started)
+          self._fail(group, actor, started, ready is None,
+                     f'Ray actor failed while training this child ({type(e).__name__}: {reason})')
           can_train = False
         if can_train:
           self._actors.append(actor)
         else:
           ray.kill(actor)
-        self._finished.append((key, result, _name(actor)))
-      for ref, (key, job, actor, started, ready) in list(self._running.items()):
-        if time.monotonic() - started > self._limit(ready):
+      for ref, entry in list(self._running.items()):
+        group, actor, started, ready = entry
+        if time.monotonic() - started > self._limit(entry):
           del self._running[ref]
           ray.kill(actor)
-          message = workers.timeout_message('RayPool', self._limit(ready), ready is None)
-          self._finished.append((key, result_lib.failed_result(
-              *job, message, time.monotonic() - started), _name(actor)))
+          self._fail(group, actor, started, ready is None, workers.timeout_message(
+              'RayPool', self._limit(entry), ready is None))
       self._dispatch()  # before the caller works on the result: actors stay busy
     return self._finished.popleft()
 
-  def _limit(self, ready):
-    """How long a child (or, while `ready` is pending, its actor's start) may take."""
-    return self.start_timeout_seconds if ready is not None else self.child_timeout_seconds
+  def _fail(self, group, actor, started, actor_started, message):
+    """Fails a group's children, or, if it is a group of several that its started actor
+    could not finish, queues them to train one at a time."""
+    logging.warning('%s', message)
+    if actor_started and len(group) > 1:
+      logging.warning('Training the %d children of that group one at a time', len(group))
+      self._queue.retry_alone(group)
+      return
+    self._finished.extend((key, result_lib.failed_result(
+        *job, message, time.monotonic() - started), _name(actor)) for key, job in group)
+
+  def _limit(self, entry):
+    """How long a group (`child_timeout_seconds` per child) or, while its `ready` ref is
+    pending, its actor's start may take."""
+    group, _, _, ready = entry
+    if ready is not None:
+      return self.start_timeout_seconds
+    return self.child_timeout_seconds * len(group)
 
   def cancel(self):
     """Drops the queued jobs and kills the busy actors: their children are not wanted."""
     self._queue.clear()
     self._finished.clear()
-    for _, _, actor, _, _ in self._running.values():
+    for _, actor, _, _ in self._running.values():
       self._ray.kill(actor)
     self._running = {}
 
   def _dispatch(self):
     while self._queue and len(self._running) < self.num_workers:
-      key, job = self._queue.popleft()
+      group = self._queue.take()
       new = not self._actors
       actor = self._new_actor() if new else self._actors.pop()
-      ready = actor.ready.remote() if new else None  # runs before the child: calls keep order
-      self._running[actor.train.remote(*job)] = [key, job, actor, time.monotonic(), ready]
+      ready = actor.ready.remote() if new else None  # runs before the group: calls keep order
+      self._running[actor.train.remote([job for _, job in group])] = [
+          group, actor, time.monotonic(), ready]
 
   def close(self):
     """Releases the actors; stops Ray if this pool started it."""

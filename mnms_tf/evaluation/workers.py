@@ -3,10 +3,12 @@
 Workers are spawned (not forked: TF's threads do not survive a fork) when the first job
 comes. Each parses the search's gin config, sets TF to `cores // N` threads and keeps one
 `child.ChildTrainer`, so module loads, cached sentence vectors and traced training loops
-are reused across the children it trains, one at a time.
+are reused across the children it trains, a group at a time (job_stream.JobQueue).
 
 A child whose worker dies (SIGKILL, out of memory, a crash in a TF kernel) or that runs
 past `child_timeout_seconds` becomes a failed result and a new worker takes the next job.
+A group has `child_timeout_seconds` per member; if its worker dies or it runs past that,
+its members are trained again one at a time, so that a fault fails only its own child.
 A worker's start-up (importing TF, parsing gin) has its own limit, `start_timeout_seconds`:
 on a loaded machine it can take far longer than a short child.
 The pool is written by hand because `concurrent.futures` can neither tell which job killed
@@ -69,8 +71,8 @@ def _work(connection, parent_pid, gin_config, data_dir, threads):
     connection.send(f'{type(e).__name__}: {e}')
     return
   connection.send(_READY)
-  for task, config, seed in iter(connection.recv, None):
-    connection.send(trainer.train(task, config, seed))
+  for jobs in iter(connection.recv, None):
+    connection.send(trainer.train_group(jobs[0][0], [job[1:] for job in jobs]))
 
 
 def _how_it_exited(exitcode):
@@ -83,7 +85,7 @@ def _how_it_exited(exitcode):
 
 
 class _Worker:
-  """A worker process, the parent's end of its pipe, and the job it trains if any."""
+  """A worker process, the parent's end of its pipe, and the group it trains if any."""
 
   def __init__(self, context, args):
     self.connection, their_end = context.Pipe()
@@ -92,13 +94,13 @@ class _Worker:
     their_end.close()
     self.name = f'worker-{self.process.pid}'
     self.started = False  # whether it said it can train
-    self.job = None  # (index, (task, config, seed)) while it has one
-    self.since = None  # when its child (or its start-up) began, time.monotonic()
+    self.group = None  # [(key, (task, config, seed))] while it has one
+    self.since = None  # when its group (or its start-up) began, time.monotonic()
 
-  def give(self, index, job):
-    self.job, self.since = (index, job), time.monotonic()
+  def give(self, group):
+    self.group, self.since = group, time.monotonic()
     try:
-      self.connection.send(job)
+      self.connection.send([job for _, job in group])
     except OSError:
       pass  # it has died: its sentinel tells
 
@@ -140,8 +142,8 @@ class ChildPool(job_stream.Streaming):
     self.start_timeout_seconds = float(start_timeout_seconds)
     self._context = multiprocessing.get_context('spawn')
     self._workers = []  # live ones, with or without a job
-    self._busy = []  # those with a job
-    self._queue = collections.deque()  # (key, job) not started yet
+    self._busy = []  # those with a group
+    self._queue = job_stream.JobQueue()
     self._finished = collections.deque()  # (key, result, worker name) not returned yet
 
   def worker_pids(self):
@@ -149,26 +151,27 @@ class ChildPool(job_stream.Streaming):
     return [w.process.pid for w in self._workers if w.process.is_alive()]
 
   def submit(self, key, job):
-    """Queues `job` (task, config, seed); a free worker starts it at once."""
-    self._queue.append((key, job))
-    self._dispatch()
+    """Queues `job` (task, config, seed); it starts at the next `next_result`, with the
+    jobs submitted since the last one it can train with."""
+    self._queue.add(key, job)
 
   def next_result(self):
     """(key, ChildResult, worker name) of the next child to finish. A child whose
     worker died or that timed out is a failed result."""
+    self._queue.seal()
+    self._dispatch()
     while not self._finished:
       if not self._busy:
         raise RuntimeError('next_result() with no job submitted')
-      deadline = min(w.since + self._limit(w.started) for w in self._busy)
+      deadline = min(w.since + self._limit(w) for w in self._busy)
       ready = multiprocessing.connection.wait(
           [w.connection for w in self._busy] + [w.process.sentinel for w in self._busy],
           timeout=max(0.0, deadline - time.monotonic()))
       for worker in list(self._busy):
-        key = worker.job[0]
-        result = self._outcome(worker, ready)
-        if result is not None:
+        finished = self._outcome(worker, ready)
+        if finished is not None:
           self._busy.remove(worker)
-          self._finished.append((key, result, worker.name))
+          self._finished.extend((key, result, worker.name) for key, result in finished)
       self._dispatch()  # before the caller works on the result: workers stay busy
     return self._finished.popleft()
 
@@ -183,12 +186,12 @@ class ChildPool(job_stream.Streaming):
   def _dispatch(self):
     while self._queue and len(self._busy) < self.num_workers:
       worker = self._idle_worker()
-      worker.give(*self._queue.popleft())
+      worker.give(self._queue.take())
       self._busy.append(worker)
 
   def _idle_worker(self):
-    """A live worker without a job, or a new one."""
-    for worker in [w for w in self._workers if w.job is None]:
+    """A live worker without a group, or a new one."""
+    for worker in [w for w in self._workers if w.group is None]:
       if worker.process.is_alive():
         return worker
       self._remove(worker, timeout=0.0)
@@ -200,15 +203,16 @@ class ChildPool(job_stream.Streaming):
     return worker
 
   def _outcome(self, worker, ready):
-    """The ChildResult of the worker's job once it is done or failed, else None. A worker
-    that died, could not start or ran past the timeout is removed."""
-    _, (task, config, seed) = worker.job
-    seconds = time.monotonic() - worker.since
+    """[(key, ChildResult)] of the worker's group once it is done or failed (none when a
+    failed group goes back to the queue), else None. A worker that died, could not start
+    or ran past its limit is removed."""
+    group = worker.group
+    seconds, limit = time.monotonic() - worker.since, self._limit(worker)
     if worker.connection in ready or worker.process.sentinel in ready:
       message = worker.receive()
-      if isinstance(message, result_lib.ChildResult):
-        worker.job = None
-        return message
+      if isinstance(message, list):
+        worker.group = None
+        return [(key, result) for (key, _), result in zip(group, message, strict=True)]
       if message == _READY:
         worker.started, worker.since = True, time.monotonic()
         return None
@@ -219,15 +223,23 @@ class ChildPool(job_stream.Streaming):
                    f'while {"training this child" if worker.started else "starting"}')
       else:
         message = f'worker process {pid} could not start: {message}'
-    elif seconds > self._limit(worker.started):
+    elif seconds > limit:
       self._remove(worker, timeout=0.0)
-      message = timeout_message('ChildPool', self._limit(worker.started), worker.started)
+      message = timeout_message('ChildPool', limit, worker.started)
     else:
       return None
-    return result_lib.failed_result(task, config, seed, message, seconds)
+    if worker.started and len(group) > 1:
+      logging.warning('A group of %d children failed (%s); training them one at a time',
+                      len(group), message)
+      self._queue.retry_alone(group)
+      return []
+    return [(key, result_lib.failed_result(*job, message, seconds)) for key, job in group]
 
-  def _limit(self, started):
-    return self.child_timeout_seconds if started else self.start_timeout_seconds
+  def _limit(self, worker):
+    """How long its group (`child_timeout_seconds` per child) or its start-up may take."""
+    if worker.started:
+      return self.child_timeout_seconds * len(worker.group)
+    return self.start_timeout_seconds
 
   def _remove(self, worker, timeout):
     worker.stop(timeout)
@@ -239,7 +251,7 @@ class ChildPool(job_stream.Streaming):
     self.cancel()
     while self._workers:
       worker = self._workers[-1]
-      self._remove(worker, timeout=0.0 if worker.job else _STOP_SECONDS)
+      self._remove(worker, timeout=0.0 if worker.group else _STOP_SECONDS)
 
   def __enter__(self):
     return self
