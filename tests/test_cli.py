@@ -10,15 +10,20 @@ from mnms_tf import cli
 from mnms_tf import paths
 
 
+def _fresh_python(script):
+  """The last line `script` prints in a fresh interpreter (what it imports is the point)."""
+  result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  return result.stdout.strip().splitlines()[-1]
+
+
 def test_every_binary_loads_into_one_process():
   script = ('import pkgutil, importlib, mnms_tf.bin as b\n'
             'names = [m.name for m in pkgutil.iter_modules(b.__path__)]\n'
             'for n in names: importlib.import_module("mnms_tf.bin." + n)\n'
             'print(len(names))')
-  result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
-                          timeout=300)
-  assert result.returncode == 0, result.stderr[-2000:]
-  assert int(result.stdout.split()[-1]) >= 8
+  assert int(_fresh_python(script)) >= 8
 
 
 def test_a_shared_flag_is_one_flag_and_the_data_dir_resolves_once(tmp_path, monkeypatch):
@@ -40,7 +45,4 @@ def test_the_checkpoint_protocol_and_the_value_network_import_no_controller():
             'mnms_tf.transfer.value_network\n'
             'print(sorted(m for m in sys.modules if m.startswith("mnms_tf.controllers.") '
             'and m != "mnms_tf.controllers.losses"))')
-  result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
-                          timeout=300)
-  assert result.returncode == 0, result.stderr[-2000:]
-  assert result.stdout.strip().splitlines()[-1] == '[]'
+  assert _fresh_python(script) == '[]'

@@ -27,9 +27,11 @@ def _any_shape_variable(rank, trainable=True):
                      trainable=trainable)
 
 
-def _batch_entries(bags, rows):
-  """(positions, weights, text in the flattened batch) of the bag entries of `rows`."""
+def bag_entries(bags, rows):
+  """(positions, weights, text in the batch) of the bag entries of `rows`' texts, for
+  `bags` (positions, weights, row splits) as trainer._TaskModuleCache holds them."""
   positions, weights, row_splits = bags
+  # Bags are built valid: unvalidated ragged tensors halve a fine-tuned child's tracing.
   picked = tf.gather(tf.RaggedTensor.from_row_splits(positions, row_splits, validate=False),
                      rows)
   picked_weights = tf.gather(
@@ -166,7 +168,7 @@ class StackedArchitecture:
     row; padding points at the extra row), which are real, and the members' sqrt-n
     combiners [active, batch, most] over them."""
     active, batch_size = tf.shape(rows)[0], tf.shape(rows)[1]
-    positions, weights, entry_texts = _batch_entries(data, tf.reshape(rows, [-1]))
+    positions, weights, entry_texts = bag_entries(data, tf.reshape(rows, [-1]))
     padding_row = tf.cast(tf.shape(self.table)[1] - 1, tf.int64)
     members = entry_texts // batch_size
     keys = tf.cast(members, tf.int64) * (padding_row + 1) + positions
@@ -192,7 +194,7 @@ class StackedArchitecture:
   def _logits(self, data, rows, member):
     weights = [v[member][None] for v in self.variables]
     if self.fine_tuned:
-      positions, entry_weights, entry_texts = _batch_entries(data, rows)
+      positions, entry_weights, entry_texts = bag_entries(data, rows)
       inputs = tf.math.unsorted_segment_sum(
           tf.gather(self.table[member], positions) * entry_weights[:, None], entry_texts,
           tf.size(rows))

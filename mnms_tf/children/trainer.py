@@ -194,18 +194,6 @@ def expected_batch_share(document_frequencies, num_texts, batch_size):
   return float(np.mean(1.0 - none))
 
 
-def _batch_bags(bags, rows):
-  """(vocabulary positions, weights, text in the batch) of the bag entries of a batch's
-  texts."""
-  positions, weights, row_splits, _ = bags
-  # Bags are built valid: unvalidated ragged tensors halve a fine-tuned child's tracing.
-  picked = tf.gather(tf.RaggedTensor.from_row_splits(positions, row_splits, validate=False),
-                     rows)
-  picked_weights = tf.gather(
-      tf.RaggedTensor.from_row_splits(weights, row_splits, validate=False), rows)
-  return picked.flat_values, picked_weights.flat_values, tf.cast(picked.value_rowids(), tf.int32)
-
-
 def _dense_combiner(positions, entry_texts, weights, batch_size, num_distinct):
   """The sqrt-n combiner of a batch as a dense [batch, distinct ids] matrix.
 
@@ -356,7 +344,7 @@ class _Architecture:
     """
     watched = list(self.variables)
     if self.fine_tuned:
-      positions, weights, entry_texts = _batch_bags(data, rows)
+      positions, weights, entry_texts = stacked.bag_entries(data[:3], rows)
       table, table_accumulator = tables
       if self.whole_vocabulary:
         positions = tf.cast(positions, tf.int32)
@@ -397,7 +385,7 @@ class _Architecture:
   def _logits(self, data, rows, tables):
     if self.fine_tuned:
       # Evaluation batches are large: a weighted sum, not a dense combiner.
-      positions, weights, entry_texts = _batch_bags(data, rows)
+      positions, weights, entry_texts = stacked.bag_entries(data[:3], rows)
       return self._forward(tf.math.unsorted_segment_sum(
           tf.gather(tables[0], tf.gather(data[3], positions)) * weights[:, None], entry_texts,
           tf.size(rows)))
@@ -586,7 +574,8 @@ class ChildTrainer:
     members = [results[g] for g in order]
     first = members[0].config
     cache = self._cache(task_name, first['embedding'])
-    dim, num_classes = int(module.embeddings.shape[-1]), task_registry.get_task(task_name).num_classes
+    dim = int(module.embeddings.shape[-1])
+    num_classes = task_registry.get_task(task_name).num_classes
     layer_sizes = [[dim] + [m.config['nnodes']] * first['nlayers'] + [num_classes]
                    for m in members]
     architecture = self._stacked(first)

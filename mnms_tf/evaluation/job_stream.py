@@ -7,8 +7,8 @@ stops the running ones. Streaming lets the runner hand over the next iteration's
 while the last ones of the current iteration still train (runner.py, `pipelined`).
 `Streaming.run(jobs)` is the batch form built on them.
 
-Jobs start in groups (`JobQueue`): children submitted together that share a graph train as
-one stacked computation (children/stacked.py).
+Jobs start in groups (`JobQueue`): with `JobQueue.max_group_size` > 1, children submitted
+together that share a graph train as one stacked computation (children/stacked.py).
 """
 import collections
 
