@@ -14,6 +14,8 @@ pytestmark = pytest.mark.slow  # each test starts a local Ray
 
 SHORT = {'embedding': 'en-dim50', 'trainable': False, 'nlayers': 1, 'nnodes': 10,
          'learning_rate': 0.3, 'iterations': 100, 'regularization': 0.0}
+LONG_STEPS = 10**6  # a minute or more of steps; its batches, 400 MB, are built at once
+TIMEOUT = 30.0  # what a fresh actor's first child (module load, trace) gets on a loaded machine
 
 
 def _trials(root_dir):
@@ -40,11 +42,11 @@ def test_a_search_on_ray_stores_the_trials_of_the_process_pool(tiny_task, tmp_pa
 
 def test_faults_on_ray_are_failed_children_and_the_pool_goes_on(tiny_task):
   del tiny_task
-  gin.parse_config("""
+  gin.parse_config(f"""
       import mnms_tf.children.space
-      SearchSpace.choices = {'embedding': ('en-dim50',), 'trainable': (False,),
+      SearchSpace.choices = {{'embedding': ('en-dim50',), 'trainable': (False,),
                              'nlayers': (0, 1), 'nnodes': (10,), 'learning_rate': (0.3,),
-                             'iterations': (100, 10000000), 'regularization': (0.0,)}""")
+                             'iterations': (100, {LONG_STEPS}), 'regularization': (0.0,)}}""")
   search_space.SearchSpace()  # operative: the actors' gin config has it
   pool = ray_pool.RayPool(1, None, gin_config='NoSuchThing.value = 1')
   try:
@@ -53,8 +55,8 @@ def test_faults_on_ray_are_failed_children_and_the_pool_goes_on(tiny_task):
     assert broken.message.startswith('Ray actor could not start: ')
     assert 'NoSuchThing' in broken.message
     pool.gin_config = gin.config_str()
-    pool.child_timeout_seconds = 20.0
-    long_child = dict(SHORT, iterations=10**7)
+    pool.child_timeout_seconds = TIMEOUT
+    long_child = dict(SHORT, iterations=LONG_STEPS)
     results = {i: r for i, r, _ in pool.run([('tiny', long_child, 1),
                                              ('tiny', dict(SHORT, nlayers=0), 2)])}
     # A dead actor (as when its node is lost) fails its child only.
@@ -69,7 +71,7 @@ def test_faults_on_ray_are_failed_children_and_the_pool_goes_on(tiny_task):
     (_, again, _), = pool.run([('tiny', SHORT, 3)])
     assert again.val_accuracy == first.val_accuracy
     assert results[0].status == result_lib.FAILED
-    assert results[0].message == 'timed out after 20 s (RayPool.child_timeout_seconds = 20)'
+    assert results[0].message == 'timed out after 30 s (RayPool.child_timeout_seconds = 30)'
     assert results[1].status == result_lib.OK, results[1].message
   finally:
     pool.close()
