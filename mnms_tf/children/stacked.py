@@ -5,10 +5,11 @@ Member g's weights are slice g of stacked [G, inputs, outputs] variables, zero-p
 the group's widest layer: a padded unit has zero weights in and out, so its ReLU is 0, its
 gradients are 0 and proximal Adagrad leaves it at 0; the member computes what it would
 alone. Each member keeps its own seed (initial weights and batch order), learning rate,
-l2 and length: members are sorted by length, longest first, and step t trains the prefix
-of members whose length exceeds t, so a group costs the sum of its members' steps, not
-its size times the longest where it matters (fine-tuned tables). A member whose loss
-turns non-finite stops learning and fails alone.
+l2 and length: members are sorted by length, longest first, and the group trains in
+segments, one per distinct length, each of the prefix of members still training, so a
+group costs the sum of its members' steps (of the widest member's width), not its size
+times the longest. Members share no arithmetic (every op is per member), so one whose
+loss turns non-finite spoils only its own weights: it fails alone, and is not masked.
 
 A fine-tuned member trains its own copy of the rows of the task's vocabulary (every split's
 ids; one extra row takes padding). A step gathers each member's distinct batch rows,
@@ -48,16 +49,21 @@ class StackedArchitecture:
     self.variables = [v for pair in zip(self.kernels, self.biases) for v in pair]
     self.accumulators = [_any_shape_variable(v.shape.rank, False) for v in self.variables]
     self.fine_tuned = fine_tuned
-    self.table = _any_shape_variable(3)  # [G, task vocabulary + 1, dim] when fine-tuned
-    self.table_accumulator = _any_shape_variable(3, False)
+    # Fine-tuned: the members' tables end to end, [G * (task vocabulary + 1), dim] (flat:
+    # a row scatter is 4x faster than a scatter_nd into [G, rows, dim]), and the rows of
+    # one member's table; kept apart because tf.shape(self.table) in a step would copy
+    # the whole table (a read before the step's scatter), 7 ms a step for 8 members.
+    self.table = _any_shape_variable(2)
+    self.table_accumulator = _any_shape_variable(2, False)
+    self.member_rows = tf.Variable(0, dtype=tf.int64, trainable=False)
     data = ((tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.float32),
              tf.TensorSpec([None], tf.int64)) if fine_tuned else
             (tf.TensorSpec([None, None], tf.float32),))
     self.train_loop = tf.function(self._train_loop, autograph=False)
     self.train_loop.get_concrete_function(
         tf.TensorSpec([None, None, None], tf.int32), data, tf.TensorSpec([None], tf.int32),
-        tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.float32),
-        tf.TensorSpec([None], tf.float32))
+        tf.TensorSpec([], tf.int32), tf.TensorSpec([None], tf.int32),
+        tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.float32))
     self.logits = tf.function(self._logits, autograph=False)
     self.logits.get_concrete_function(data, tf.TensorSpec([None], tf.int32),
                                       tf.TensorSpec([], tf.int32))
@@ -76,7 +82,8 @@ class StackedArchitecture:
     for variable, accumulator in zip(self.variables, self.accumulators):
       accumulator.assign(tf.fill(tf.shape(variable), initial_accumulator_value))
     if table is not None:
-      self.table.assign(tf.tile(table[None], [len(seeds), 1, 1]))
+      self.table.assign(tf.tile(table, [len(seeds), 1]))
+      self.member_rows.assign(table.shape[0])
       self.table_accumulator.assign(tf.fill(tf.shape(self.table), initial_accumulator_value))
 
   def weights(self, member, layer_sizes):
@@ -84,6 +91,11 @@ class StackedArchitecture:
     return [[self.kernels[i][member, :layer_sizes[i], :layer_sizes[i + 1]].numpy(),
              self.biases[i][member, :layer_sizes[i + 1]].numpy()]
             for i in range(len(self.kernels))]
+
+  def member_table(self, member):
+    """Member's fine-tuned rows of the task vocabulary, then its padding row."""
+    rows = int(self.member_rows.numpy())
+    return self.table[member * rows:(member + 1) * rows]
 
   def _forward(self, inputs, weights):
     x = inputs
@@ -93,52 +105,63 @@ class StackedArchitecture:
         x = tf.nn.relu(x)
     return x
 
-  def _train_loop(self, batches, data, labels, iterations, learning_rates, l2s):
-    """Trains every member (sorted longest first) for its `iterations`; returns each
-    member's step + 1 at its first non-finite loss, or 0.
+  def train(self, batches, data, labels, iterations, learning_rates, l2s):
+    """Trains every member (sorted longest first: `batches` [members, longest, batch]) for
+    its `iterations`; returns each member's step + 1 at its first non-finite loss, or 0."""
+    failed_at = np.zeros(len(iterations), np.int32)
+    start = 0
+    for stop in sorted(set(iterations)):
+      active = sum(i >= stop for i in iterations)
+      failed_at[:active] = self.train_loop(
+          tf.constant(batches[:active, start:stop]), data, labels, tf.constant(start),
+          tf.constant(failed_at[:active]), tf.constant(learning_rates[:active], tf.float32),
+          tf.constant(l2s[:active], tf.float32)).numpy()
+      start = stop
+    return failed_at
 
-    The MLP's weights and slots are loop variables, updated for every member with the
-    finished ones masked (their steps are cheap); a fine-tuned step gathers and updates
-    table rows of the members still training only."""
+  def _train_loop(self, batches, data, labels, start, failed_at, learning_rates, l2s):
+    """Steps `start`.. of the members in `batches` (a prefix of the group), all training.
+
+    The MLP's weights and slots of those members are loop variables, written back at the
+    end; a fine-tuned step gathers and updates their table rows."""
+    active = tf.shape(batches)[0]
+
     def not_done(step, *unused):
-      return step < iterations[0]
+      return step < tf.shape(batches)[1]
 
     def one_step(step, failed_at, weights, accumulators):
       failed_at, weights, accumulators = self._step(
-          step, failed_at, weights, accumulators, batches, data, labels, iterations,
+          step, start, failed_at, weights, accumulators, batches, data, labels,
           learning_rates, l2s)
       return step + 1, failed_at, weights, accumulators
 
     _, failed_at, weights, accumulators = tf.while_loop(
-        not_done, one_step, [tf.constant(0), tf.zeros_like(iterations),
-                             [tf.convert_to_tensor(v) for v in self.variables],
-                             [tf.convert_to_tensor(a) for a in self.accumulators]])
-    assigned = [v.assign(w) for v, w in zip(self.variables + self.accumulators,
-                                            weights + accumulators)]
+        not_done, one_step, [tf.constant(0), failed_at,
+                             [v[:active] for v in self.variables],
+                             [a[:active] for a in self.accumulators]])
+    assigned = [v[:active].assign(w) for v, w in zip(self.variables + self.accumulators,
+                                                     weights + accumulators)]
     with tf.control_dependencies(assigned):
       return tf.identity(failed_at)
 
-  def _step(self, step, failed_at, weights, accumulators, batches, data, labels, iterations,
+  def _step(self, step, start, failed_at, weights, accumulators, batches, data, labels,
             learning_rates, l2s):
-    """One proximal Adagrad step of the members still training."""
-    training = tf.logical_and(iterations > step, tf.equal(failed_at, 0))
+    """One proximal Adagrad step of the members in `batches`."""
     rows = batches[:, step]  # [members, batch]
     watched = list(weights)
     if self.fine_tuned:
-      active = tf.reduce_sum(tf.cast(iterations > step, tf.int32))  # a prefix: sorted
-      gather_at, valid, combiner = self._batch_rows(rows[:active], data)
-      table_rows = tf.gather_nd(self.table, gather_at)  # [active, most rows, dim]
+      gather_at, valid, combiner = self._batch_rows(rows, data)
+      table_rows = tf.gather(self.table, gather_at)  # [members, most rows, dim]
       watched.append(table_rows)
     with tf.GradientTape() as tape:
       tape.watch(watched)
       if self.fine_tuned:
         inputs = tf.matmul(combiner, table_rows)
-        inputs = tf.pad(inputs, [[0, tf.shape(rows)[0] - active], [0, 0], [0, 0]])
       else:
         inputs = tf.gather(data[0], rows)
       losses = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
           tf.gather(labels, rows), self._forward(inputs, weights)), axis=1)
-      loss = tf.reduce_sum(tf.where(training, losses, 0.0))
+      loss = tf.reduce_sum(losses)
     gradients = tape.gradient(loss, watched)
     new_weights, new_accumulators = [], []
     for value, accum, gradient in zip(weights, accumulators, gradients):
@@ -146,45 +169,48 @@ class StackedArchitecture:
       new_value, new_accum = optimizers.proximal_step(
           value, accum, gradient, tf.reshape(learning_rates, shape), 0.0,
           tf.reshape(l2s, shape))
-      keep = tf.reshape(training, shape)
-      new_weights.append(tf.where(keep, new_value, value))
-      new_accumulators.append(tf.where(keep, new_accum, accum))
+      new_weights.append(new_value)
+      new_accumulators.append(new_accum)
     updates = []
     if self.fine_tuned:
-      keep = tf.logical_and(valid, training[:active, None])[..., None]
-      accumulator_rows = tf.gather_nd(self.table_accumulator, gather_at)
+      keep = valid[..., None]
+      accumulator_rows = tf.gather(self.table_accumulator, gather_at)
       value, accum = optimizers.proximal_step(
-          table_rows, accumulator_rows, gradients[-1], learning_rates[:active, None, None],
-          0.0, l2s[:active, None, None])
-      updates.append(self.table.scatter_nd_update(gather_at, tf.where(keep, value, table_rows)))
-      updates.append(self.table_accumulator.scatter_nd_update(
-          gather_at, tf.where(keep, accum, accumulator_rows)))
-    newly_failed = tf.logical_and(training, tf.logical_not(tf.math.is_finite(losses)))
+          table_rows, accumulator_rows, gradients[-1], learning_rates[:, None, None], 0.0,
+          l2s[:, None, None])
+      flat_at, dim = tf.reshape(gather_at, [-1]), tf.shape(value)[-1]
+      # Padding slots write back the padding row's own value: duplicates agree.
+      updates.append(self.table.scatter_update(tf.IndexedSlices(
+          tf.reshape(tf.where(keep, value, table_rows), [-1, dim]), flat_at)))
+      updates.append(self.table_accumulator.scatter_update(tf.IndexedSlices(
+          tf.reshape(tf.where(keep, accum, accumulator_rows), [-1, dim]), flat_at)))
+    newly_failed = tf.logical_and(tf.equal(failed_at, 0),
+                                  tf.logical_not(tf.math.is_finite(losses)))
     with tf.control_dependencies(updates):
-      return (tf.where(newly_failed, step + 1, failed_at), new_weights, new_accumulators)
+      return (tf.where(newly_failed, start + step + 1, failed_at), new_weights,
+              new_accumulators)
 
   def _batch_rows(self, rows, data):
-    """Where each member's distinct batch rows are in the table ([active, most, 2]: member,
-    row; padding points at the extra row), which are real, and the members' sqrt-n
-    combiners [active, batch, most] over them."""
+    """Where each member's distinct batch rows are in the flat table ([members, most];
+    padding points at the member's extra row), which are real, and the members' sqrt-n
+    combiners [members, batch, most] over them."""
     active, batch_size = tf.shape(rows)[0], tf.shape(rows)[1]
     positions, weights, entry_texts = bag_entries(data, tf.reshape(rows, [-1]))
-    padding_row = tf.cast(tf.shape(self.table)[1] - 1, tf.int64)
+    member_rows = tf.convert_to_tensor(self.member_rows)
     members = entry_texts // batch_size
-    keys = tf.cast(members, tf.int64) * (padding_row + 1) + positions
+    keys = tf.cast(members, tf.int64) * member_rows + positions  # rows of the flat table
     # In order of first occurrence: by member (entries are), then as a single child orders
     # its rows, so that a member sums its rows in the single child's order.
     distinct, entry_index = tf.unique(keys, out_idx=tf.int32)
-    distinct_members = tf.cast(distinct // (padding_row + 1), tf.int32)
+    distinct_members = tf.cast(distinct // member_rows, tf.int32)
     starts = tf.searchsorted(distinct_members, tf.range(active + 1), out_type=tf.int32)
     counts = starts[1:] - starts[:-1]
     most = tf.reduce_max(counts)
     ranks = tf.range(tf.size(distinct)) - tf.gather(starts, distinct_members)
-    slots = tf.stack([distinct_members, ranks], axis=1)
-    table_rows = tf.tensor_scatter_nd_update(tf.fill([active, most], padding_row), slots,
-                                             distinct % (padding_row + 1))
-    gather_at = tf.stack([tf.broadcast_to(tf.range(active, dtype=tf.int64)[:, None],
-                                          [active, most]), table_rows], axis=-1)
+    padding = (tf.range(1, active + 1, dtype=tf.int64) * member_rows - 1)[:, None]
+    gather_at = tf.tensor_scatter_nd_update(tf.broadcast_to(padding, [active, most]),
+                                            tf.stack([distinct_members, ranks], axis=1),
+                                            distinct)
     valid = tf.range(most)[None, :] < counts[:, None]
     entry_ranks = entry_index - tf.gather(starts, members)
     cells = tf.math.unsorted_segment_sum(weights, entry_texts * most + entry_ranks,
@@ -196,7 +222,8 @@ class StackedArchitecture:
     if self.fine_tuned:
       positions, entry_weights, entry_texts = bag_entries(data, rows)
       inputs = tf.math.unsorted_segment_sum(
-          tf.gather(self.table[member], positions) * entry_weights[:, None], entry_texts,
+          tf.gather(self.table, tf.cast(member, tf.int64) * self.member_rows + positions)
+          * entry_weights[:, None], entry_texts,
           tf.size(rows))
     else:
       inputs = tf.gather(data[0], rows)

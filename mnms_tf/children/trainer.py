@@ -594,11 +594,10 @@ class ChildTrainer:
     for g, member in enumerate(members):
       batches[g, :iterations[g]] = self._batches(len(train_labels), iterations[g], member.seed)
     train_started = time.time()
-    failed_at = architecture.train_loop(
-        tf.constant(batches), data['train'], tf.constant(train_labels, tf.int32),
-        tf.constant(iterations, tf.int32),
-        tf.constant([m.config['learning_rate'] for m in members], tf.float32),
-        tf.constant([m.config['regularization'] for m in members], tf.float32)).numpy()
+    failed_at = architecture.train(
+        batches, data['train'], tf.constant(train_labels, tf.int32), iterations,
+        [m.config['learning_rate'] for m in members],
+        [m.config['regularization'] for m in members])
     train_seconds = time.time() - train_started
     for g, member in enumerate(members):
       share = iterations[g] / sum(iterations)
