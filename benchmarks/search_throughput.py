@@ -157,7 +157,7 @@ def main(argv):
     rates[label] = 60 * len(jobs) / run['seconds']
     kinds = {k: sum(r['seconds'] for r, (_, c, _) in zip(run['results'], jobs)
                     if c['trainable'] == k) for k in (False, True)}
-    print(f'  {label:24} {run["seconds"]:7.1f} s  {rates[label]:6.2f} children/min  '
+    print(f'  {label:30} {run["seconds"]:7.1f} s  {rates[label]:6.2f} children/min  '
           f'(child-seconds: frozen {kinds[False]:.1f}, fine-tuned {kinds[True]:.1f})')
   (baseline_label, baseline), *others = runs.items()
   for label, run in others:
