@@ -34,6 +34,18 @@ def define_workers(default=None):
                  'or a timeout is one failed trial.', lower_bound=1)
 
 
+def define_backend(backends):
+  """--backend (one of `backends`) and --ray_address: where children train."""
+  def define_enum(name, default, help_text):
+    return flags.DEFINE_enum(name, default, list(backends), help_text)
+  return (define(define_enum, 'backend', backends[0], 'Where children train: worker '
+                 'processes here, or Ray actors (a local Ray, or the cluster at '
+                 '--ray_address).'),
+          define(flags.DEFINE_string, 'ray_address', None, "With --backend=ray: a running Ray "
+                 "cluster ('auto', 'ray://head:10001'); default: start a local Ray with "
+                 '--workers CPUs.'))
+
+
 def define_gin_flags():
   define(flags.DEFINE_multi_string, 'gin_file', [],
           'Gin config files (paths, or names under mnms_tf/gin/).')

@@ -2,8 +2,12 @@
 from absl import flags
 from absl.testing import flagsaver
 import gin
+import pytest
 
+import conftest
 from mnms_tf.bin import reproduce
+from mnms_tf import errors
+from mnms_tf.evaluation import evaluators
 from mnms_tf.experiments import suite as suite_experiment
 from mnms_tf.experiments.figures import suite_similarity
 from mnms_tf.experiments.figures import suite_transfer
@@ -32,3 +36,22 @@ def test_suite_figures_without_searches_see_the_experiments_gin_and_the_users(tm
     reproduce.main([])
   # suite.gin's budget, the user's file and binding: for the task features and each figure
   assert seen == [[10, 4, 5]] * 3
+
+
+@pytest.mark.parametrize('experiment', ['paper', 'suite', 'peers'])
+def test_every_experiments_children_train_where_the_backend_flags_say(tmp_path, monkeypatch,
+                                                                       experiment):
+  made = []
+
+  def children(*args):
+    made.append(args)
+    raise errors.UserError('stopped before any child')
+
+  monkeypatch.setattr(evaluators, 'Children', children)
+  result = conftest.run_binary(
+      'mnms_tf.bin.reproduce', f'--experiment={experiment}', f'--root_dir={tmp_path}',
+      f'--output_dir={tmp_path}', f'--data_dir={tmp_path}', '--workers=3', '--backend=ray',
+      '--ray_address=ray://head:10001')
+  assert result.returncode == 1
+  assert result.stderr.strip().endswith('reproduce: error: stopped before any child')
+  assert made == [(str(tmp_path), 3, 'ray', 'ray://head:10001')]

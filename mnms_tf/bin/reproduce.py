@@ -2,7 +2,8 @@ r"""Reproduces the paper end to end: the searches over seeds, then the figures a
 
   python -m mnms_tf.bin.reproduce [--experiment=paper|suite|peers] [--root_dir=DIR] [--seeds=N] \
       [--multitask_iterations=N] [--transfer_iterations=N] [--workers=N] [--paper] \
-      [--output_dir=paper_figures] [--gin_bindings=...] [--skip_search]
+      [--backend=processes|ray [--ray_address=ADDR]] [--output_dir=paper_figures] \
+      [--gin_bindings=...] [--skip_search]
 
 --experiment=paper (the default; root runs/reproduction):
 
@@ -30,6 +31,10 @@ Tuner on the suite's held-out tasks (mnms_tf/experiments/peers.py), reusing the 
 searches there are and running the rest; --seeds as for the suite, the methods and tasks
 compared as gin bindings (PeerComparison.methods, PeerComparison.tasks). Writes
 search_vs_peers.csv, .md and .png.
+
+Every experiment's children train on --workers worker processes, or, with --backend=ray,
+on as many Ray actors (a local Ray, or the cluster at --ray_address); its searches run one
+after another in this process.
 
 --skip_search draws from the searches there are, under the same gin as a run with searches
 (the experiment's gin file, then --gin_file and --gin_bindings): the suite's figures
@@ -80,6 +85,7 @@ _TRANSFER_ITERATIONS = flags.DEFINE_integer(
     'paper scale: e.g. 300), or of each held-out suite search (default: the gin file\'s).',
     lower_bound=1)
 _WORKERS = cli.define_workers()
+_BACKEND, _RAY_ADDRESS = cli.define_backend(evaluators.BACKENDS)
 _PAPER = flags.DEFINE_bool('paper', False, 'The real datasets and TF-Hub modules (online).')
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -113,13 +119,19 @@ def _parse(experiment, seed):
                   list(flags.FLAGS.gin_bindings) + [f'search.seed = {seed}'])
 
 
+def _children(data_dir):
+  """What trains a search's children: --workers processes, or Ray actors (--backend).
+  The searches themselves run one after another, here."""
+  return evaluators.Children(data_dir, _WORKERS.value, _BACKEND.value, _RAY_ADDRESS.value)
+
+
 def run_searches(root_dir, data_dir):
   for seed in range(_SEEDS.value or 3):
     for experiment, (_, init_from, iterations, default) in EXPERIMENTS.items():
       budget = iterations.value or default
       logging.info('=== %s, seed %d: %d iterations ===', experiment, seed, budget)
       _parse(experiment, seed)
-      with evaluators.Children(data_dir, _WORKERS.value) as evaluator:
+      with _children(data_dir) as evaluator:
         runner.search(run_dir(root_dir, experiment, seed), runner.Budget(budget), evaluator,
                       init_from=run_dir(root_dir, init_from, seed) if init_from else None)
 
@@ -159,7 +171,7 @@ def suite_protocol():
 def run_suite(root_dir, data_dir, protocol):
   if _PAPER.value:
     raise errors.UserError('--experiment=suite runs on the offline suite only; drop --paper')
-  with evaluators.Children(data_dir, _WORKERS.value) as evaluator:
+  with _children(data_dir) as evaluator:
     evaluator.check_tasks(list(protocol.pretraining_tasks) + list(protocol.held_out_tasks))
     protocol.save(root_dir)
     suite_experiment.run_searches(root_dir, protocol, evaluator,
@@ -178,7 +190,7 @@ def peers_protocol(root_dir):
 def run_peers(root_dir, data_dir, protocol):
   if _PAPER.value:
     raise errors.UserError('--experiment=peers runs on the offline suite only; drop --paper')
-  with evaluators.Children(data_dir, _WORKERS.value) as evaluator:
+  with _children(data_dir) as evaluator:
     peers_experiment.run_searches(root_dir, protocol, evaluator,
                                   features.TaskFeatures.for_space(data_dir, evaluator.space))
 

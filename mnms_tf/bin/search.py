@@ -27,12 +27,7 @@ _MAX_CHILDREN = flags.DEFINE_integer('max_children', None, 'Stop once this many 
 _MAX_SECONDS = flags.DEFINE_float('max_seconds', None, 'Stop starting iterations after this '
                                   'many seconds of this invocation.')
 _WORKERS = cli.define_workers()
-_BACKEND = flags.DEFINE_enum('backend', 'processes', evaluators.BACKENDS, 'Where children '
-                             'train: worker processes here, or Ray actors (a local Ray, or '
-                             'the cluster at --ray_address).')
-_RAY_ADDRESS = flags.DEFINE_string('ray_address', None, "With --backend=ray: a running Ray "
-                                   "cluster ('auto', 'ray://head:10001'); default: start a "
-                                   'local Ray with --workers CPUs.')
+_BACKEND, _RAY_ADDRESS = cli.define_backend(evaluators.BACKENDS)
 _INIT_FROM = flags.DEFINE_string('init_from', None, 'Transfer: start from the MNMS controller '
                                  'of this run directory (overrides search.init_from).')
 cli.define_data_dir()
