@@ -155,14 +155,16 @@ def step_ops(architecture):
 
 
 def work_per_step(trainer, task, config, seed):
-  """(FLOPs, bytes of table rows moved) of one step, averaged over the child's batches."""
+  """(FLOPs, bytes of table rows moved, distinct table rows) of one step, averaged over the
+  child's first batches."""
   cache = trainer._cache(task, config['embedding'])  # pylint: disable=protected-access
   dim = int(trainer._module(config['embedding']).embeddings.shape[-1])  # pylint: disable=protected-access
   num_classes = len(set(cache.splits['train'].labels.tolist()))
   sizes = [dim] + [config['nnodes']] * config['nlayers'] + [num_classes]
   batch = trainer.batch_size
-  # forward 2, weight gradient 2, input gradient 2 but for the first layer's inputs
-  mlp = sum(2 * batch * i * o * (2 if layer == 0 else 3)
+  # per multiply-add 2 FLOPs: forward, weight gradient, and input gradient but for a frozen
+  # child's sentence vectors
+  mlp = sum(2 * batch * i * o * (3 if layer or config['trainable'] else 2)
             for layer, (i, o) in enumerate(zip(sizes[:-1], sizes[1:])))
   if not config['trainable']:
     return mlp, 0, 0
