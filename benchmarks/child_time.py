@@ -73,7 +73,7 @@ def draw_kind(space, rng, trainable, count):
 
 
 def timed_phases(trainer, task, configs):
-  """{phase: seconds} over training `configs` (seeds 0..) in this process, and results."""
+  """{phase: seconds} over training `configs` (seeds 0..) in this process."""
   timer = PhaseTimer()
   timer.wrap(trainer_lib._Architecture, 'reset', 'reset')  # pylint: disable=protected-access
   timer.wrap(trainer_lib._FineTunedTable, 'reset', 'reset')  # pylint: disable=protected-access
@@ -89,7 +89,7 @@ def timed_phases(trainer, task, configs):
   phases = dict(timer.seconds)
   phases['steps'] = sum(r.train_seconds for r in results)
   phases['other'] = sum(r.total_seconds for r in results) - sum(phases.values())
-  return phases, results
+  return phases
 
 
 def transport_seconds(pool, task, configs):
@@ -169,9 +169,10 @@ def work_per_step(trainer, task, config, seed):
   if not config['trainable']:
     return mlp, 0, 0
   positions, _, row_splits, _ = (t.numpy() for t in cache.bags('train'))
-  batches = trainer._batches(len(row_splits) - 1, config['iterations'], seed).numpy()  # pylint: disable=protected-access
+  # the child's first batches (its seeded epochs start alike whatever its length)
+  batches = trainer._batches(len(row_splits) - 1, min(20, config['iterations']), seed).numpy()  # pylint: disable=protected-access
   distinct = np.mean([len(np.unique(np.concatenate(
-      [positions[row_splits[r]:row_splits[r + 1]] for r in rows]))) for rows in batches[:20]])
+      [positions[row_splits[r]:row_splits[r + 1]] for r in rows]))) for rows in batches])
   if trainer._trains_whole_vocabulary(cache, config):  # pylint: disable=protected-access
     distinct = len(cache.trained_rows())
   combiner = 4 * batch * distinct * dim  # forward, and the table rows' gradient
@@ -204,7 +205,7 @@ def main(argv):
   with workers.ChildPool(2, paths.default_data_dir()) as pool:
     for kind, (task, configs) in kinds.items():
       transport_seconds(pool, task, configs)  # both workers warm
-      phases, results = timed_phases(trainer, task, configs)
+      phases = timed_phases(trainer, task, configs)
       trips = transport_seconds(pool, task, configs)
       n = len(configs)
       print(f'{kind:24} {n:8d} ' + ' '.join(f'{phases.get(p, 0.0) / n:10.4f}' for p in PHASES)
@@ -212,9 +213,7 @@ def main(argv):
       steps = sum(c['iterations'] for c in configs)
       work = [work_per_step(trainer, task, c, s) for s, c in enumerate(configs)]
       weights = np.array([c['iterations'] for c in configs]) / steps
-      flops = float(np.dot(weights, [w[0] for w in work]))
-      moved = float(np.dot(weights, [w[1] for w in work]))
-      distinct = float(np.dot(weights, [w[2] for w in work]))
+      flops, moved, distinct = weights @ np.array(work, np.float64)
       architecture = trainer._architecture(  # pylint: disable=protected-access
           configs[0], trainer._trains_whole_vocabulary(  # pylint: disable=protected-access
               trainer._cache(task, configs[0]['embedding']), configs[0]))  # pylint: disable=protected-access
