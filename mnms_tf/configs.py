@@ -30,3 +30,24 @@ def parse(gin_files=(), gin_bindings=()):
   except Exception as e:  # gin raises many types (ValueError, SyntaxError, TokenError, ...)
     raise GinConfigError(f'Bad gin config (files {files}, bindings {list(gin_bindings)}): '
                          f'{e}') from e
+
+
+# Bindings whose order means something, which gin's config strings sort (they pretty-print
+# dicts with sorted keys): the search space's parameter order is the controller's action
+# order (children/space.py).
+ORDERED_BINDINGS = ('SearchSpace.choices',)
+
+
+def config_str(operative=False):
+  """gin's config string (or operative one), with `ORDERED_BINDINGS` restated in their own
+  order, so that parsed again (on a worker, a Ray node, from a run's config.gin) it
+  configures the same search."""
+  text = gin.operative_config_str() if operative else gin.config_str()
+  for name in ORDERED_BINDINGS:
+    try:
+      value = gin.query_parameter(name)
+    except ValueError:  # not bound
+      continue
+    if not operative or name.split('.')[0] in text:
+      text += f'\n# {name} in its own order (sorted above)\n{name} = {value!r}\n'
+  return text

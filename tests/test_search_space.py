@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from mnms_tf.children import space as search_space
+from mnms_tf import configs
 
 EXAMPLE = {'embedding': 'en-dim50', 'trainable': False, 'nlayers': 1, 'nnodes': 100,
            'learning_rate': 0.1, 'iterations': 1000, 'regularization': 0.0}
@@ -65,3 +66,21 @@ def test_space_is_gin_configurable():
   space = search_space.SearchSpace()
   assert space.sizes == (2, 1)
   assert space.to_config([1, 0]) == {'nlayers': 2, 'learning_rate': 0.1}
+
+
+def test_the_parameter_order_survives_a_config_string_parsed_again():
+  """gin's config strings sort a dict's keys; configs.config_str restates the space's own
+  order, which is the controller's action order (what a Ray node or config.gin parses)."""
+  order = ('trainable', 'embedding', 'nlayers')
+  bound = ("import mnms_tf.children.space\nSearchSpace.choices = {'trainable': (False, True), "
+           "'embedding': ('en-dim50',), 'nlayers': (0, 1)}")
+  for text in (gin.config_str, configs.config_str,
+               lambda: configs.config_str(operative=True)):
+    gin.clear_config()
+    gin.parse_config(bound)
+    assert search_space.SearchSpace().keys == order
+    written = text()
+    gin.clear_config()
+    gin.parse_config(written)
+    expected = tuple(sorted(order)) if text is gin.config_str else order
+    assert search_space.SearchSpace().keys == expected

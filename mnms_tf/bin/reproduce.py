@@ -2,7 +2,8 @@ r"""Reproduces the paper end to end: the searches over seeds, then the figures a
 
   python -m mnms_tf.bin.reproduce [--experiment=paper|suite|peers] [--root_dir=DIR] [--seeds=N] \
       [--multitask_iterations=N] [--transfer_iterations=N] [--workers=N] [--paper] \
-      [--backend=processes|ray [--ray_address=ADDR]] [--output_dir=paper_figures] \
+      [--backend=processes|ray [--ray_address=ADDR] [--concurrent_searches=N]] \
+      [--output_dir=paper_figures] \
       [--gin_bindings=...] [--skip_search]
 
 --experiment=paper (the default; root runs/reproduction):
@@ -34,7 +35,11 @@ search_vs_peers.csv, .md and .png.
 
 Every experiment's children train on --workers worker processes, or, with --backend=ray,
 on as many Ray actors (a local Ray, or the cluster at --ray_address); its searches run one
-after another in this process.
+after another in this process. With --backend=ray and --concurrent_searches=N, the
+experiment's independent searches (the paper's per seed, the suite's and the peers'
+held-out ones, after the pre-training) run N at a time as Ray tasks, each with --workers
+actors of its own, storing the same trials (mnms_tf/experiments/searches.py, which says
+what a lost node does; docs/searching.md, on a cluster).
 
 --skip_search draws from the searches there are, under the same gin as a run with searches
 (the experiment's gin file, then --gin_file and --gin_bindings): the suite's figures
@@ -65,6 +70,7 @@ from mnms_tf.experiments.figures import results_table
 from mnms_tf.experiments.figures import suite_similarity
 from mnms_tf.experiments.figures import suite_transfer
 from mnms_tf.experiments import peers as peers_experiment
+from mnms_tf.experiments import searches
 from mnms_tf.experiments import suite as suite_experiment
 from mnms_tf.search import runner
 
@@ -86,6 +92,10 @@ _TRANSFER_ITERATIONS = flags.DEFINE_integer(
     lower_bound=1)
 _WORKERS = cli.define_workers()
 _BACKEND, _RAY_ADDRESS = cli.define_backend(evaluators.BACKENDS)
+_CONCURRENT_SEARCHES = flags.DEFINE_integer(
+    'concurrent_searches', 1, 'With --backend=ray: independent searches run this many at a '
+    'time as Ray tasks, each with --workers actors (1: one after another, here).',
+    lower_bound=1)
 _PAPER = flags.DEFINE_bool('paper', False, 'The real datasets and TF-Hub modules (online).')
 _OUTPUT_DIR = flags.DEFINE_string('output_dir', os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -120,20 +130,46 @@ def _parse(experiment, seed):
 
 
 def _children(data_dir):
-  """What trains a search's children: --workers processes, or Ray actors (--backend).
-  The searches themselves run one after another, here."""
+  """What trains a search's children here: --workers processes, or Ray actors (--backend)."""
   return evaluators.Children(data_dir, _WORKERS.value, _BACKEND.value, _RAY_ADDRESS.value)
 
 
-def run_searches(root_dir, data_dir):
+def _concurrent(data_dir):
+  """The searches run at once on Ray (--concurrent_searches), or None: one after another."""
+  if _CONCURRENT_SEARCHES.value == 1:
+    return None
+  if _BACKEND.value != 'ray':
+    raise errors.UserError('--concurrent_searches runs searches as Ray tasks: add --backend=ray')
+  return searches.RaySearches(_CONCURRENT_SEARCHES.value, _WORKERS.value, data_dir,
+                              _RAY_ADDRESS.value)
+
+
+def paper_searches(root_dir):
+  """The paper experiment's searches (searches.SearchJob), seed by seed, each under its
+  experiment's gin; a transfer waits for its seed's multitask search."""
+  jobs = []
   for seed in range(_SEEDS.value or 3):
     for experiment, (_, init_from, iterations, default) in EXPERIMENTS.items():
-      budget = iterations.value or default
-      logging.info('=== %s, seed %d: %d iterations ===', experiment, seed, budget)
       _parse(experiment, seed)
-      with _children(data_dir) as evaluator:
-        runner.search(run_dir(root_dir, experiment, seed), runner.Budget(budget), evaluator,
-                      init_from=run_dir(root_dir, init_from, seed) if init_from else None)
+      source = run_dir(root_dir, init_from, seed) if init_from else None
+      jobs.append(searches.SearchJob(
+          run_dir(root_dir, experiment, seed), iterations.value or default,
+          {'init_from': source} if source else {}, gin_config=configs.config_str(),
+          after=(source,) if source else (), label=f'{experiment}, seed {seed}'))
+  return jobs
+
+
+def run_paper(root_dir, data_dir):
+  jobs, concurrent = paper_searches(root_dir), _concurrent(data_dir)
+  if concurrent:
+    concurrent.run(jobs)
+    return
+  for job in jobs:  # each search's trainer reads its own experiment's gin
+    with gin.unlock_config():
+      gin.clear_config()
+      gin.parse_config(job.gin_config)
+    with _children(data_dir) as evaluator:
+      job.run(evaluator)
 
 
 def hand_tuned_baselines(root_dir, data_dir):
@@ -168,14 +204,25 @@ def suite_protocol():
   return dataclasses.replace(suite_experiment.Protocol(), **overrides)
 
 
-def run_suite(root_dir, data_dir, protocol):
+def run_suite(root_dir, data_dir, protocol, peers=False):
+  """The suite's (or the peers comparison's) searches: the pre-training, then the held-out
+  searches one after another on the same workers, or at once on Ray."""
+  experiment = 'peers' if peers else 'suite'
   if _PAPER.value:
-    raise errors.UserError('--experiment=suite runs on the offline suite only; drop --paper')
+    raise errors.UserError(f'--experiment={experiment} runs on the offline suite only; drop '
+                           f'--paper')
+  concurrent = _concurrent(data_dir)
   with _children(data_dir) as evaluator:
     evaluator.check_tasks(list(protocol.pretraining_tasks) + list(protocol.held_out_tasks))
-    protocol.save(root_dir)
-    suite_experiment.run_searches(root_dir, protocol, evaluator,
-                                  features.TaskFeatures.for_space(data_dir, evaluator.space))
+    if not peers:
+      protocol.save(root_dir)
+    task_features = features.TaskFeatures.for_space(data_dir, evaluator.space)
+    suite_experiment.pretrain(root_dir, protocol, evaluator, task_features)
+    jobs = suite_experiment.held_out_searches(root_dir, protocol)
+    if not concurrent:
+      searches.run_here(jobs, evaluator, task_features)
+  if concurrent:  # once this process's actors are gone: they would hold CPUs the searches need
+    concurrent.run(jobs)
 
 
 def peers_protocol(root_dir):
@@ -185,14 +232,6 @@ def peers_protocol(root_dir):
                            '--multitask_iterations and --transfer_iterations')
   _parse_suite()
   return peers_experiment.comparison_protocol(root_dir, seeds=_SEEDS.value)
-
-
-def run_peers(root_dir, data_dir, protocol):
-  if _PAPER.value:
-    raise errors.UserError('--experiment=peers runs on the offline suite only; drop --paper')
-  with _children(data_dir) as evaluator:
-    peers_experiment.run_searches(root_dir, protocol, evaluator,
-                                  features.TaskFeatures.for_space(data_dir, evaluator.space))
 
 
 def main(argv):
@@ -212,11 +251,11 @@ def main(argv):
     elif _EXPERIMENT.value == 'peers':
       protocol = peers_protocol(root_dir)
       if not _SKIP_SEARCH.value:
-        run_peers(root_dir, data_dir, protocol)
+        run_suite(root_dir, data_dir, protocol, peers=True)
       figures = [lambda root, output: '\n'.join(peers_experiment.report(root, protocol, output))]
     else:
       if not _SKIP_SEARCH.value:
-        run_searches(root_dir, data_dir)
+        run_paper(root_dir, data_dir)
       hand_tuned_baselines(root_dir, data_dir)
       figures = [module.make for module in PAPER_FIGURES]
     for make in figures:

@@ -26,6 +26,7 @@ from absl import logging
 import gin
 
 from mnms_tf.children import result as result_lib
+from mnms_tf import configs
 from mnms_tf import errors
 from mnms_tf.evaluation import job_stream
 from mnms_tf.evaluation import workers
@@ -38,6 +39,24 @@ def _import_ray():
     raise errors.UserError('--backend=ray needs the `ray` package: '
                            'bash scripts/setup.sh installs it') from e
   return ray
+
+
+def init_ray(address, num_cpus):
+  """(ray, whether this call started it): connected to the cluster at `address`, or to a
+  local Ray with `num_cpus` CPUs started now (None), unless this process already is."""
+  ray = _import_ray()
+  if ray.is_initialized():
+    return ray, False
+  env = {'TF_CPP_MIN_LOG_LEVEL': os.environ.get('TF_CPP_MIN_LOG_LEVEL', '3')}
+  try:
+    if address:
+      ray.init(address=address, runtime_env={'env_vars': env}, log_to_driver=False)
+    else:
+      ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env={'env_vars': env},
+               log_to_driver=False, object_store_memory=200 * 2**20)
+  except ConnectionError as e:
+    raise errors.UserError(f'cannot reach the Ray cluster at {address!r}: {e}') from e
+  return ray, True
 
 
 def _name(actor):
@@ -81,7 +100,7 @@ class RayPool(job_stream.Streaming):
     self.num_workers = int(num_workers)
     self.data_dir = data_dir
     self.address = address
-    self.gin_config = gin.config_str() if gin_config is None else gin_config
+    self.gin_config = configs.config_str() if gin_config is None else gin_config
     self.cpus_per_child = int(cpus_per_child)
     self.child_timeout_seconds = float(child_timeout_seconds)
     self.start_timeout_seconds = float(start_timeout_seconds)
@@ -99,21 +118,9 @@ class RayPool(job_stream.Streaming):
   def _start(self):
     if self._ray is not None:
       return
-    ray = _import_ray()
-    if not ray.is_initialized():
-      env = {'TF_CPP_MIN_LOG_LEVEL': os.environ.get('TF_CPP_MIN_LOG_LEVEL', '3')}
-      try:
-        if self.address:
-          ray.init(address=self.address, runtime_env={'env_vars': env}, log_to_driver=False)
-        else:
-          ray.init(num_cpus=self.num_workers * self.cpus_per_child, include_dashboard=False,
-                   runtime_env={'env_vars': env}, log_to_driver=False,
-                   object_store_memory=200 * 2**20)
-      except ConnectionError as e:
-        raise errors.UserError(f'cannot reach the Ray cluster at {self.address!r}: {e}') from e
-      self._started_ray = True
-    self._ray = ray
-    self._actor_class = ray.remote(num_cpus=self.cpus_per_child, max_restarts=0)(_ChildActor)
+    self._ray, self._started_ray = init_ray(self.address, self.num_workers * self.cpus_per_child)
+    self._actor_class = self._ray.remote(num_cpus=self.cpus_per_child,
+                                         max_restarts=0)(_ChildActor)
 
   def _new_actor(self):
     return self._actor_class.remote(self.gin_config, self.data_dir, self.cpus_per_child)

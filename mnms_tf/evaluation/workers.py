@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from mnms_tf.children import result as result_lib
 from mnms_tf.children import trainer as child
+from mnms_tf import configs
 from mnms_tf.evaluation import job_stream
 
 _READY = 'ready'  # what a worker sends once it can train; otherwise why it could not start
@@ -137,7 +138,7 @@ class ChildPool(job_stream.Streaming):
       raise ValueError(f'ChildPool needs num_workers >= 1, got {num_workers!r}')
     self.num_workers = int(num_workers)
     self.data_dir = data_dir
-    self.gin_config = gin.config_str() if gin_config is None else gin_config
+    self.gin_config = configs.config_str() if gin_config is None else gin_config
     self.child_timeout_seconds = float(child_timeout_seconds)
     self.start_timeout_seconds = float(start_timeout_seconds)
     self._context = multiprocessing.get_context('spawn')

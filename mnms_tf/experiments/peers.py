@@ -79,13 +79,6 @@ def comparison_protocol(root_dir, seeds=None):
                              seeds=seeds or protocol.seeds)
 
 
-def run_searches(root_dir, protocol, evaluator, task_features):
-  """Runs the compared searches that are missing or unfinished (pre-training included);
-  finished ones are reused. `task_features`: as for `suite.run_searches`."""
-  evaluator.check_tasks(list(protocol.pretraining_tasks) + list(protocol.held_out_tasks))
-  suite_experiment.run_searches(root_dir, protocol, evaluator, task_features)
-
-
 def _best_after(protocol, root_dir, task, method):
   """[seeds, len(CHECKPOINTS) + 1] best accuracy after each checkpoint and after all."""
   return np.array([[measures_lib.best_after(c, k) for k in CHECKPOINTS] + [c.max()] for c in (

@@ -24,9 +24,10 @@ import gin
 import numpy as np
 from scipy import stats
 
-from mnms_tf.controllers import factory as controller_lib
+from mnms_tf import configs
 from mnms_tf.data import features
 from mnms_tf.experiments import analysis
+from mnms_tf.experiments import searches
 from mnms_tf.search import run_dir as run_dir_lib
 from mnms_tf.search import runner
 from mnms_tf.search import store as store_lib
@@ -112,33 +113,41 @@ def held_out_dir(root_dir, task, variant, seed):
 
 
 def run_searches(root_dir, protocol, evaluator, task_features):
-  """Runs (or resumes) every search of the protocol, seed by seed, so that an interrupted
-  experiment already holds whole seeds. `task_features`: what warm starts and the value
-  network describe tasks by (data.features.TaskFeatures)."""
-  pretrain_dir = os.path.join(root_dir, PRETRAIN)
+  """Runs (or resumes) every search of the protocol on `evaluator`, one after another.
+  `task_features`: what warm starts and the value network describe tasks by
+  (data.features.TaskFeatures)."""
+  pretrain(root_dir, protocol, evaluator, task_features)
+  searches.run_here(held_out_searches(root_dir, protocol), evaluator, task_features)
+
+
+def pretrain(root_dir, protocol, evaluator, task_features):
+  """ROOT/pretrain, then, for the 'suggested' variant, ROOT/value_network: what every
+  held-out search may start from."""
   logging.info('=== pre-training on %d tasks: %d iterations ===',
                len(protocol.pretraining_tasks), protocol.pretraining_iterations)
-  runner.search(pretrain_dir, runner.Budget(protocol.pretraining_iterations), evaluator,
-                tasks=list(protocol.pretraining_tasks), seed=0)
+  runner.search(os.path.join(root_dir, PRETRAIN), runner.Budget(protocol.pretraining_iterations),
+                evaluator, tasks=list(protocol.pretraining_tasks), seed=0)
   if 'suggested' in protocol.variants:
     fit_value_network(root_dir, protocol, task_features)
-  for seed in range(protocol.seeds):
-    for task in protocol.held_out_tasks:
-      for variant in protocol.variants:
-        logging.info('=== %s, %s, seed %d: %d iterations ===', task, variant, seed,
-                     protocol.held_out_iterations)
-        runner.search(held_out_dir(root_dir, task, variant, seed),
-                      runner.Budget(protocol.held_out_iterations), evaluator,
-                      task_features=task_features, tasks=[task], seed=seed,
-                      **_search_arguments(root_dir, variant))
+
+
+def held_out_searches(root_dir, protocol):
+  """Every held-out search (searches.SearchJob, under the gin in force), seed by seed, so
+  that an interrupted experiment already holds whole seeds."""
+  config = configs.config_str()
+  return [searches.SearchJob(held_out_dir(root_dir, task, variant, seed),
+                             protocol.held_out_iterations,
+                             dict(tasks=[task], seed=seed, **_search_arguments(root_dir, variant)),
+                             gin_config=config, label=f'{task}, {variant}, seed {seed}')
+          for seed in range(protocol.seeds) for task in protocol.held_out_tasks
+          for variant in protocol.variants]
 
 
 def _search_arguments(root_dir, variant):
   arguments = dict(VARIANTS[variant])
   if arguments.pop('transfer'):
     arguments['init_from'] = os.path.join(root_dir, PRETRAIN)
-  arguments['create_controller'] = controller_lib.ControllerFactory(
-      kind=arguments.pop('controller', 'mnms'))
+  arguments.setdefault('controller', 'mnms')
   if 'configs_from' in arguments:
     arguments['configs_from'] = os.path.join(root_dir, arguments['configs_from'])
   if arguments.get('initial_configs') == 'suggested':

@@ -23,10 +23,12 @@ import fcntl
 import json
 import os
 import re
+import time
 
 import gin
 
 from mnms_tf.children import space as search_space
+from mnms_tf import configs
 from mnms_tf import errors
 from mnms_tf.search import store as store_lib
 
@@ -185,6 +187,22 @@ class RunDir:
         f.truncate(0)
         fcntl.flock(f, fcntl.LOCK_UN)
 
+  def wait_until_free(self, seconds):
+    """Returns once no process holds the lock (at most `seconds`; `lock` then says who
+    does): a search retried elsewhere may start before its predecessor's lock is gone."""
+    if not os.path.exists(self.path(LOCK)):
+      return
+    deadline = time.monotonic() + seconds
+    with open(self.path(LOCK)) as f:
+      while True:
+        try:
+          fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+          return  # closing the file lets go of this shared lock
+        except BlockingIOError:
+          if time.monotonic() > deadline:
+            return
+          time.sleep(1.0)
+
   def info(self):
     """The stored run.json, or None for a new run."""
     return read_info(self.root_dir) if os.path.exists(self.path(RUN_INFO)) else None
@@ -207,9 +225,9 @@ class RunDir:
         os.path.exists(self.path(store_lib.FILENAME))):
       raise RunDirError(f'{self.root_dir} has checkpoints or trials but no {RUN_INFO}: not a '
                         f'run this version can resume; use a new --root_dir')
-    _write_atomically(self.path(CONFIG_GIN), gin.config_str())
+    _write_atomically(self.path(CONFIG_GIN), configs.config_str())
     _write_atomically(self.path(RUN_INFO), json.dumps(info, indent=2) + '\n')
     return info
 
   def write_operative_config(self):
-    _write_atomically(self.path(OPERATIVE_GIN), gin.operative_config_str())
+    _write_atomically(self.path(OPERATIVE_GIN), configs.config_str(operative=True))
