@@ -17,7 +17,7 @@ from mnms_tf.search import store as store_lib
 
 pytestmark = pytest.mark.slow  # a Ray cluster, worker processes, several searches
 
-ITERATIONS = 8  # per held-out search: long enough for a node to be removed mid-search
+ITERATIONS = 6  # per held-out search: long enough for a node to be removed mid-search
 # Node deaths noticed within a second or two, not Ray's default of half a minute.
 FAST_HEALTH_CHECKS = {'health_check_initial_delay_ms': 0, 'health_check_period_ms': 500,
                       'health_check_failure_threshold': 2}
@@ -42,7 +42,7 @@ def _count(run_dir):
 @pytest.fixture
 def tiny_suite(tiny_task, tmp_path):
   """Three tasks on the tiny task's file (two pre-trained on, one held out), the tiny
-  search space, and the protocol: three held-out variants of one seed."""
+  search space, and the protocol: two held-out variants of one seed, one transferred."""
   path = tmp_path / 'tiny.csv'
   tasks = ''.join(f"""
       {name}/FileTask.name = '{name}'
@@ -52,8 +52,8 @@ def tiny_suite(tiny_task, tmp_path):
   configs.parse(['search/tiny_test.gin'], [
       tiny_task, tasks, 'user_tasks.tasks = [@a/FileTask(), @b/FileTask(), @c/FileTask()]'])
   return suite_experiment.Protocol(
-      pretraining_tasks=['a', 'b'], held_out_tasks=['c'], pretraining_iterations=2,
-      held_out_iterations=ITERATIONS, seeds=1, variants=['scratch', 'random', 'transfer'])
+      pretraining_tasks=['a', 'b'], held_out_tasks=['c'], pretraining_iterations=1,
+      held_out_iterations=ITERATIONS, seeds=1, variants=['random', 'transfer'])
 
 
 def test_searches_at_once_on_a_cluster_store_the_trials_of_one_after_another(
@@ -90,13 +90,13 @@ def test_searches_at_once_on_a_cluster_store_the_trials_of_one_after_another(
     driver = threading.Thread(target=run)
     driver.start()
     budget = ITERATIONS * 4
-    # The first two searches run at once, one on each 'searches' node: once both have
-    # stored children and neither has all of them, one of them runs on `lost`.
+    # The two searches run at once, one on each 'searches' node: once both have stored
+    # children and neither has all of them, one of them is running on `lost`.
     deadline = time.monotonic() + 300
-    while not all(0 < _count(job.run_dir) for job in jobs[:2]):
+    while not all(0 < _count(job.run_dir) for job in jobs):
       assert driver.is_alive() and time.monotonic() < deadline, outcome
       time.sleep(0.05)
-    at_removal = [_count(job.run_dir) for job in jobs[:2]]
+    at_removal = [_count(job.run_dir) for job in jobs]
     cluster.remove_node(lost)
     driver.join()
     assert outcome == [None], outcome

@@ -148,9 +148,12 @@ class RaySearches:
                       errors.one_line(error))
         continue
       done.add(job.run_dir)
-      logging.info('%d/%d searches done (%.0f min): %s, %d children, best %s', total - len(
-          waiting) - len(running), total, (time.time() - started) / 60,
-                   job.label or job.run_dir, summary['children'], summary['best'])
+      best = ', '.join(f'{t} {row["val_accuracy"]:.3f}' for t, row in summary['best'].items()
+                       if row)
+      logging.info('%d/%d searches done (%.1f min): %s, %d children, best validation '
+                   'accuracy %s', total - len(waiting) - len(running), total,
+                   (time.time() - started) / 60, job.label or job.run_dir,
+                   summary['children'], best)
     if errors_seen:
       job, error = errors_seen[0]
       if isinstance(error, errors.UserError):
