@@ -109,5 +109,8 @@ def test_searches_at_once_on_a_cluster_store_the_trials_of_one_after_another(
     stored = _trials(job.run_dir)
     assert len(stored) == budget and len({t[:2] for t in stored}) == budget
     assert stored == _trials(job.run_dir.replace(str(root), str(reference))), job.label
+  # The pre-training: children on the cluster's actors, searched here.
   assert (_trials(root / suite_experiment.PRETRAIN) ==
           _trials(reference / suite_experiment.PRETRAIN))
+  with store_lib.TrialStore(str(root / suite_experiment.PRETRAIN), read_only=True) as store:
+    assert all(r['worker'].startswith('ray-') for r in store.trials())

@@ -1,14 +1,11 @@
-"""Children on a local Ray (2 CPUs): the same trials as the process pool, faults as failed trials."""
+"""Children on a local Ray: faults as failed trials. (The same trials as the process pool:
+test_ray_cluster.py.)"""
 import gin
 import pytest
 
 from mnms_tf.children import result as result_lib
-from mnms_tf.evaluation import evaluators
-from mnms_tf import paths
 from mnms_tf.evaluation import ray_pool
-from mnms_tf.search import runner
 from mnms_tf.children import space as search_space
-from mnms_tf.search import store as store_lib
 
 pytestmark = pytest.mark.slow  # each test starts a local Ray
 
@@ -16,28 +13,6 @@ SHORT = {'embedding': 'en-dim50', 'trainable': False, 'nlayers': 1, 'nnodes': 10
          'learning_rate': 0.3, 'iterations': 100, 'regularization': 0.0}
 LONG_STEPS = 10**6  # a minute or more of steps; its batches, 400 MB, are built at once
 TIMEOUT = 30.0  # what a fresh actor's first child (module load, trace) gets on a loaded machine
-
-
-def _trials(root_dir):
-  with store_lib.TrialStore(str(root_dir), read_only=True) as store:
-    return [(r['iteration'], r['slot'], r['task'], r['config'], r['seed'], r['status'],
-             r['val_accuracy'], r['test_accuracy']) for r in store.trials()]
-
-
-def test_a_search_on_ray_stores_the_trials_of_the_process_pool(tiny_task, tmp_path):
-  from mnms_tf import configs  # pylint: disable=g-import-not-at-top
-  configs.parse([], [tiny_task, "include 'search/tiny_test.gin'", "search.tasks = ['tiny']"])
-  roots = {}
-  for backend in evaluators.BACKENDS:
-    roots[backend] = tmp_path / backend
-    with evaluators.Children(paths.default_data_dir(), 2, backend) as evaluator:
-      summary = runner.search(str(roots[backend]), runner.Budget(iterations=2), evaluator)
-    assert summary['children'] == 8
-  on_ray = _trials(roots['ray'])
-  assert len(on_ray) == 8 and all(t[5] == result_lib.OK for t in on_ray)
-  assert on_ray == _trials(roots['processes'])
-  with store_lib.TrialStore(str(roots['ray']), read_only=True) as store:
-    assert all(r['worker'].startswith('ray-') for r in store.trials())
 
 
 def test_faults_on_ray_are_failed_children_and_the_pool_goes_on(tiny_task):

@@ -55,3 +55,14 @@ def test_every_experiments_children_train_where_the_backend_flags_say(tmp_path, 
   assert result.returncode == 1
   assert result.stderr.strip().endswith('reproduce: error: stopped before any child')
   assert made == [(str(tmp_path), 3, 'ray', 'ray://head:10001')]
+
+
+def test_searches_at_once_need_ray_and_say_so_before_any_child(tmp_path, monkeypatch):
+  monkeypatch.setattr(evaluators, 'Children', lambda *args: pytest.fail('trained children'))
+  result = conftest.run_binary(
+      'mnms_tf.bin.reproduce', '--experiment=suite', f'--root_dir={tmp_path}',
+      f'--output_dir={tmp_path}', f'--data_dir={tmp_path}', '--concurrent_searches=2')
+  assert result.returncode == 1
+  assert result.stderr.strip().endswith(
+      'reproduce: error: --concurrent_searches runs searches as Ray tasks: add --backend=ray')
+  assert not list(tmp_path.iterdir())

@@ -72,7 +72,6 @@ from mnms_tf.experiments.figures import suite_transfer
 from mnms_tf.experiments import peers as peers_experiment
 from mnms_tf.experiments import searches
 from mnms_tf.experiments import suite as suite_experiment
-from mnms_tf.search import runner
 
 _EXPERIMENT = flags.DEFINE_enum('experiment', 'paper', ['paper', 'suite', 'peers'],
                                 'The paper\'s experiments, the sequel\'s on the task suite, or '

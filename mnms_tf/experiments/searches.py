@@ -26,7 +26,10 @@ from absl import logging
 import gin
 
 from mnms_tf.controllers import factory as controller_lib
+from mnms_tf.data import features
 from mnms_tf import errors
+from mnms_tf.evaluation import evaluators
+from mnms_tf.evaluation import ray_pool
 from mnms_tf.search import run_dir as run_dir_lib
 from mnms_tf.search import runner
 from mnms_tf.search import store as store_lib
@@ -72,9 +75,6 @@ def run_here(jobs, evaluator, task_features=None):
 
 def _search_task(job, data_dir, workers, lock_wait_seconds):
   """A search's loop on a Ray node: the job's gin, its own actors, its own task features."""
-  # Imported here: the driver needs none of this to schedule.
-  from mnms_tf.data import features  # pylint: disable=g-import-not-at-top
-  from mnms_tf.evaluation import evaluators  # pylint: disable=g-import-not-at-top
   with gin.unlock_config():
     gin.clear_config()
     gin.parse_config(job.gin_config)
@@ -110,7 +110,6 @@ class RaySearches:
   def run(self, jobs):
     """Runs (or resumes) the unfinished `jobs`, each once the searches it waits for are
     finished; raises the first search's error after the others have run."""
-    from mnms_tf.evaluation import ray_pool  # pylint: disable=g-import-not-at-top
     ray, started_ray = ray_pool.init_ray(self.address, self.concurrency * self.workers)
     try:
       return self._run(ray, list(jobs))
@@ -135,8 +134,7 @@ class RaySearches:
           running[task.remote(job, self.data_dir, self.workers,
                               self.lock_wait_seconds)] = job
       if not running:
-        raise errors.UserError(f'{waiting[0].label or waiting[0].run_dir} waits for '
-                               f'{list(waiting[0].after)}, which no finished search provides')
+        break  # what is left waits for searches that did not finish
       (ref,), _ = ray.wait(list(running), num_returns=1)
       job = running.pop(ref)
       try:
@@ -159,6 +157,9 @@ class RaySearches:
       if isinstance(error, errors.UserError):
         raise error
       raise errors.UserError(
-          f'{len(errors_seen)} of {total} searches did not finish, the first '
-          f'({job.label or job.run_dir}) with {type(error).__name__}: {errors.one_line(error)}; '
-          f'the others are stored: run again to resume') from error
+          f'{len(errors_seen)} of {total} searches did not finish ({len(waiting)} more waited '
+          f'for them), the first ({job.label or job.run_dir}) with {type(error).__name__}: '
+          f'{errors.one_line(error)}; the others are stored: run again to resume') from error
+    if waiting:
+      raise errors.UserError(f'{waiting[0].label or waiting[0].run_dir} waits for '
+                             f'{list(waiting[0].after)}, which no search here provides')
