@@ -44,6 +44,9 @@ def pytest_collection_modifyitems(items):
   for item in items:
     if item.get_closest_marker('integration') and not item.get_closest_marker('slow'):
       item.add_marker(pytest.mark.slow)
+  # Slow tests first (in file order), so that the short ones fill the end and both xdist
+  # workers finish together (worksteal takes tests from the end of a worker's queue).
+  items.sort(key=lambda item: item.get_closest_marker('slow') is None)
 
 
 def run_binary(module_name, *args):

@@ -3,6 +3,7 @@ raylets on this machine): its held-out searches at once as Ray tasks store the t
 the same experiment run one after another on the process pool, also when the node running
 one of them is removed mid-run."""
 import os
+import shutil
 import threading
 import time
 
@@ -58,7 +59,7 @@ def tiny_suite(tiny_task, tmp_path):
 
 def test_searches_at_once_on_a_cluster_store_the_trials_of_one_after_another(
     tiny_suite, tmp_path):
-  ray = pytest.importorskip('ray')
+  import ray  # pylint: disable=g-import-not-at-top
   from ray import cluster_utils  # pylint: disable=g-import-not-at-top
   protocol, data_dir = tiny_suite, str(tmp_path / 'data')
   reference, root = tmp_path / 'one_after_another', tmp_path / 'cluster'
@@ -74,9 +75,9 @@ def test_searches_at_once_on_a_cluster_store_the_trials_of_one_after_another(
     lost = cluster.add_node(num_cpus=0, resources={'searches': 1})
     cluster.add_node(num_cpus=1, resources={'searches': 1})
     cluster.wait_for_nodes()
-    with evaluators.Children(data_dir, 2, 'ray') as evaluator:  # on the cluster connected
-      suite_experiment.pretrain(str(root), protocol, evaluator,
-                                features.TaskFeatures.for_space(data_dir, evaluator.space))
+    # The held-out searches start from the same pre-training (a search of its own, whose
+    # children would train on the cluster the same way).
+    shutil.copytree(reference / suite_experiment.PRETRAIN, root / suite_experiment.PRETRAIN)
     jobs = suite_experiment.held_out_searches(str(root), protocol)
     outcome = []
 
@@ -109,8 +110,5 @@ def test_searches_at_once_on_a_cluster_store_the_trials_of_one_after_another(
     stored = _trials(job.run_dir)
     assert len(stored) == budget and len({t[:2] for t in stored}) == budget
     assert stored == _trials(job.run_dir.replace(str(root), str(reference))), job.label
-  # The pre-training: children on the cluster's actors, searched here.
-  assert (_trials(root / suite_experiment.PRETRAIN) ==
-          _trials(reference / suite_experiment.PRETRAIN))
-  with store_lib.TrialStore(str(root / suite_experiment.PRETRAIN), read_only=True) as store:
-    assert all(r['worker'].startswith('ray-') for r in store.trials())
+    with store_lib.TrialStore(job.run_dir, read_only=True) as store:
+      assert all(r['worker'].startswith('ray-') for r in store.trials())
