@@ -154,3 +154,13 @@ def test_a_peer_run_from_before_its_settings_were_recorded_gets_the_defaults_it_
 def test_the_migrations_peer_defaults_are_those_the_peers_had():
   from mnms_tf.controllers import peers  # pylint: disable=g-import-not-at-top
   assert run_dir._PEER_SETTINGS_BEFORE == peers.DEFAULTS  # pylint: disable=protected-access
+
+
+def test_a_retried_search_waits_for_the_lock_only_while_it_is_held(tmp_path):
+  run = run_dir.RunDir(str(tmp_path / 'run'))
+  assert run.wait_until_free(0)  # no lock file yet
+  with run.lock():
+    assert not run.wait_until_free(0)
+  assert run.wait_until_free(0)
+  with run.lock():  # waiting took no lock of its own
+    pass

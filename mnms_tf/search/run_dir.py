@@ -188,19 +188,19 @@ class RunDir:
         fcntl.flock(f, fcntl.LOCK_UN)
 
   def wait_until_free(self, seconds):
-    """Returns once no process holds the lock (at most `seconds`; `lock` then says who
-    does): a search retried elsewhere may start before its predecessor's lock is gone."""
+    """Whether no process holds the lock, waiting up to `seconds` for it to be let go (a
+    search retried elsewhere may start before its predecessor's lock is gone)."""
     if not os.path.exists(self.path(LOCK)):
-      return
+      return True
     deadline = time.monotonic() + seconds
     with open(self.path(LOCK)) as f:
       while True:
         try:
           fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-          return  # closing the file lets go of this shared lock
+          return True  # closing the file lets go of this shared lock
         except BlockingIOError:
-          if time.monotonic() > deadline:
-            return
+          if time.monotonic() >= deadline:
+            return False
           time.sleep(1.0)
 
   def info(self):
