@@ -44,12 +44,10 @@ def _runs_on(node, run_dir):
 
 
 def _count(run_dir):
-  if not os.path.exists(os.path.join(run_dir, store_lib.FILENAME)):
-    return 0
   try:
     with store_lib.TrialStore(run_dir, read_only=True) as store:
       return store.count()
-  except store_lib.StoreError:  # being created
+  except store_lib.StoreError:  # not there yet, or being created
     return 0
 
 

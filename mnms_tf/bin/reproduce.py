@@ -164,9 +164,7 @@ def run_paper(root_dir, data_dir):
     concurrent.run(jobs)
     return
   for job in jobs:  # each search's trainer reads its own experiment's gin
-    with gin.unlock_config():
-      gin.clear_config()
-      gin.parse_config(job.gin_config)
+    job.parse_gin()
     with _children(data_dir) as evaluator:
       job.run(evaluator)
 

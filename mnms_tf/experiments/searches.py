@@ -48,6 +48,12 @@ class SearchJob:
   after: Sequence[str] = ()
   label: str = ''
 
+  def parse_gin(self):
+    """Makes `gin_config` the gin in force (what its trainer and controller read)."""
+    with gin.unlock_config():
+      gin.clear_config()
+      gin.parse_config(self.gin_config)
+
   def run(self, evaluator, task_features=None):
     arguments = dict(self.arguments)
     if 'controller' in arguments:
@@ -75,9 +81,7 @@ def run_here(jobs, evaluator, task_features=None):
 
 def _search_task(job, data_dir, workers, lock_wait_seconds):
   """A search's loop on a Ray node: the job's gin, its own actors, its own task features."""
-  with gin.unlock_config():
-    gin.clear_config()
-    gin.parse_config(job.gin_config)
+  job.parse_gin()
   # A retried search may start before the process it replaces has let go of the lock.
   run_dir_lib.RunDir(job.run_dir).wait_until_free(lock_wait_seconds)
   with evaluators.Children(data_dir, workers, 'ray') as evaluator:
