@@ -46,6 +46,19 @@ def define_backend(backends):
                  '--workers CPUs.'))
 
 
+PAPER_FIGURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             'paper_figures')  # the repository's, where outputs are committed
+
+
+def define_outputs():
+  """--output_dir (None: each binary's own default) and --skip_search, for the binaries that
+  run experiments and then write their report."""
+  return (define(flags.DEFINE_string, 'output_dir', None, 'Where the figures, tables and '
+                 f'report are written (default: {PAPER_FIGURES}, or as the binary says).'),
+          define(flags.DEFINE_bool, 'skip_search', False, 'Only write the figures and the '
+                 'report, from what the root directory holds.'))
+
+
 def define_gin_flags():
   define(flags.DEFINE_multi_string, 'gin_file', [],
           'Gin config files (paths, or names under mnms_tf/gin/).')

@@ -96,10 +96,7 @@ _CONCURRENT_SEARCHES = flags.DEFINE_integer(
     'time as Ray tasks, each with --workers actors (1: one after another, here).',
     lower_bound=1)
 _PAPER = flags.DEFINE_bool('paper', False, 'The real datasets and TF-Hub modules (online).')
-_OUTPUT_DIR = flags.DEFINE_string('output_dir', os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    'paper_figures'), 'Where the figures, the table and REPORT.md are written.')
-_SKIP_SEARCH = flags.DEFINE_bool('skip_search', False, 'Only redraw figures and the report.')
+_OUTPUT_DIR, _SKIP_SEARCH = cli.define_outputs()
 cli.define_data_dir()
 cli.define_gin_flags()
 
@@ -256,7 +253,7 @@ def main(argv):
       hand_tuned_baselines(root_dir, data_dir)
       figures = [module.make for module in PAPER_FIGURES]
     for make in figures:
-      print(make(root_dir, _OUTPUT_DIR.value))
+      print(make(root_dir, _OUTPUT_DIR.value or cli.PAPER_FIGURES))
   except errors.UserError as e:
     errors.exit_with('reproduce', e)
 

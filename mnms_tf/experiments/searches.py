@@ -75,7 +75,8 @@ def finished(run_dir, iterations):
 
 def run_here(jobs, evaluator, task_features=None):
   """Runs (or resumes) `jobs` one after another, in order, on `evaluator`."""
-  for job in jobs:
+  for done, job in enumerate(jobs):
+    logging.info('searches: %d of %d done', done, len(jobs))
     job.run(evaluator, task_features)
 
 

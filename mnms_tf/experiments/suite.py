@@ -35,6 +35,7 @@ from mnms_tf.transfer import measures as measures_lib
 from mnms_tf.transfer import value_network
 
 PRETRAIN, PROTOCOL, VALUE_NETWORK = 'pretrain', 'protocol.json', 'value_network'
+PORTFOLIO = 'portfolio.json'
 
 # variant -> how its held-out search starts (plain data: search() arguments, besides
 # `transfer`, which starts it from the pre-trained controller, and `controller`, the kind
@@ -57,6 +58,11 @@ VARIANTS = {
     'tpe_warm': {'transfer': False, 'controller': 'tpe', 'initial_configs': 'nearest_best',
                  'configs_from': PRETRAIN},
     'keras_tuner': {'transfer': False, 'controller': 'keras_tuner'},
+    # A zero-shot portfolio (transfer/portfolio.py) over the pre-training tasks' ground
+    # truth, one iteration of it, then random search: the benchmark's (experiments/
+    # benchmark.py) bar for any method that claims to transfer; ROOT/portfolio.json.
+    'portfolio': {'transfer': False, 'controller': 'random', 'initial_configs': 'portfolio',
+                  'num_initial_configs': 8, 'portfolio': PORTFOLIO},
 }
 SUITE_VARIANTS = ('scratch', 'random', 'transfer', 'nearest', 'similarity_weighted',
                   'warm_configs', 'suggested')
@@ -148,8 +154,9 @@ def _search_arguments(root_dir, variant):
   if arguments.pop('transfer'):
     arguments['init_from'] = os.path.join(root_dir, PRETRAIN)
   arguments.setdefault('controller', 'mnms')
-  if 'configs_from' in arguments:
-    arguments['configs_from'] = os.path.join(root_dir, arguments['configs_from'])
+  for key in ('configs_from', 'portfolio'):
+    if key in arguments:
+      arguments[key] = os.path.join(root_dir, arguments[key])
   if arguments.get('initial_configs') == 'suggested':
     arguments['value_network'] = os.path.join(root_dir, VALUE_NETWORK)
   return arguments

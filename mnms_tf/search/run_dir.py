@@ -48,6 +48,7 @@ _ADDED_SETTINGS = {
     'num_initial_configs': 4,
     'value_network': None,
     'configs_from': None,
+    'portfolio': None,
 }
 _ADDED_TRAINER_SETTINGS = {
     'whole_vocabulary_share': None,  # children from before it never trained it

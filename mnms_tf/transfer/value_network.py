@@ -246,8 +246,10 @@ class ValueNetwork:
     rng = np.random.default_rng(ascent.seed)
     logits = tf.Variable(rng.normal(0, 1, (ascent.restarts, sum(sizes))).astype(np.float32))
     optimizer = keras.optimizers.Adam(ascent.learning_rate)
+    optimizer.build([logits])
 
-    for _ in range(ascent.steps):
+    @tf.function(autograph=False)  # eager, each step cost ~0.1 s: a suggestion took seconds
+    def ascend():
       with tf.GradientTape() as tape:
         blocks = tf.split(logits, sizes, axis=1)
         objective = self.predict(representation,
@@ -255,6 +257,9 @@ class ValueNetwork:
                                  ascent.pessimism)
         loss = -tf.reduce_sum(objective + ascent.entropy_weight * losses.policy_entropy(blocks))
       optimizer.apply([tape.gradient(loss, logits)], [logits])
+
+    for _ in range(ascent.steps):
+      ascend()
     starts = np.stack([np.argmax(b, axis=1) for b in tf.split(logits, sizes, axis=1)], axis=1)
     candidates = {}
     for actions in starts:

@@ -7,7 +7,7 @@ similarities over the pre-training tasks' embeddings (`'similarity_weighted'`). 
 may also evaluate given configs first (`initial_configs`): the best stored configs of the
 most similar earlier task (`'nearest_best'`, what Optuna's `enqueue_trial` offers by hand),
 or those a value network fitted on earlier searches rates best (`'suggested'`, arXiv
-1902.05781). Similarities come from a task-features service (`data.features.TaskFeatures`,
+1902.05781), or a zero-shot portfolio's (`'portfolio'`, transfer/portfolio.py). Similarities come from a task-features service (`data.features.TaskFeatures`,
 or synthetic ones); what this module decides goes to run.json (`plan`), so that a resume
 and a reader see the warm start without recomputing it.
 """
@@ -21,11 +21,12 @@ import numpy as np
 from mnms_tf.search import restore
 from mnms_tf.search import run_dir as run_dir_lib
 from mnms_tf.search import store as store_lib
+from mnms_tf.transfer import portfolio as portfolio_lib
 from mnms_tf.transfer import value_network as value_network_lib
 
 RunDirError = run_dir_lib.RunDirError
 TASK_EMBEDDING_INITS = ('random', 'nearest', 'similarity_weighted')
-INITIAL_CONFIGS = (None, 'nearest_best', 'suggested')
+INITIAL_CONFIGS = (None, 'nearest_best', 'suggested', 'portfolio')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +42,8 @@ class WarmStart:
   value_network: with 'suggested', a fitted value network's directory.
   configs_from: with 'nearest_best' and no transfer, the past search whose stored trials
     give the configs (a transfer takes them from init_from).
+  portfolio: with 'portfolio', a portfolio file (transfer/portfolio.py): its first
+    `num_initial_configs` configs, the same for every new task.
   """
   task_embedding_init: str = 'random'
   task_embedding_temperature: float = 0.1
@@ -48,6 +51,7 @@ class WarmStart:
   num_initial_configs: int = 4
   value_network: Optional[str] = None
   configs_from: Optional[str] = None
+  portfolio: Optional[str] = None
 
   def check(self, init_from, children_per_iteration):
     """RunDirError for settings that cannot work together; writes nothing."""
@@ -68,11 +72,14 @@ class WarmStart:
       raise RunDirError("search.configs_from is where a search that does not transfer takes "
                         "its 'nearest_best' initial configs: give it with initial_configs = "
                         "'nearest_best' and without init_from")
+    if (self.initial_configs == 'portfolio') != (self.portfolio is not None):
+      raise RunDirError("search.initial_configs = 'portfolio' and search.portfolio go "
+                        "together: give both or neither")
 
   def record(self):
     """The settings as run.json holds them (directories absolute)."""
     fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(WarmStart)}
-    for key in ('value_network', 'configs_from'):
+    for key in ('value_network', 'configs_from', 'portfolio'):
       fields[key] = os.path.abspath(fields[key]) if fields[key] else None
     return fields
 
@@ -113,6 +120,10 @@ def plan(warm, tasks, init_from, source_tasks_known, task_features, space):
     configs = suggested_configs(warm.value_network, _features(task_features),
                                 [t for t in tasks if t not in source_tasks_known],
                                 warm.num_initial_configs, space)
+  elif warm.initial_configs == 'portfolio':
+    given = [space.validate(c) for c in portfolio_lib.read(warm.portfolio)]
+    configs = {task: given[:warm.num_initial_configs] for task in tasks
+               if task not in source_tasks_known}
   return {'task_similarities': similarities, 'initial_config_list': configs}
 
 

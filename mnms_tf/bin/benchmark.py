@@ -1,0 +1,87 @@
+r"""The benchmark: the true accuracy of the model each method would deploy, every task held out.
+
+  python -m mnms_tf.bin.benchmark [--scale=default|quick] [--root_dir=DIR] [--workers=N] \
+      [--output_dir=DIR] [--skip_search] [--gin_bindings="Benchmark.methods = [...]"]
+
+Runs (or resumes: run it again to continue) the reference pool's ground truth, every
+fold's pre-training and held-out searches, and the ground truth of every deployed config
+(mnms_tf/experiments/benchmark.py), then writes benchmark_summary.csv, benchmark_tasks.csv,
+benchmark.md, benchmark_summary.png and benchmark_tasks.png. --scale picks
+mnms_tf/gin/benchmark/{default,quick}.gin; the default root is runs/benchmark (quick:
+runs/benchmark_quick) and the default output paper_figures (quick: ROOT/report).
+--skip_search only writes the report from what is measured.
+"""
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+import gin
+
+from mnms_tf.children import space as search_space
+from mnms_tf import cli
+from mnms_tf import configs
+from mnms_tf.data import features
+from mnms_tf import errors
+from mnms_tf.evaluation import evaluators
+from mnms_tf.experiments import benchmark as benchmark_lib
+from mnms_tf.experiments import ground_truth
+
+_SCALE = flags.DEFINE_enum('scale', 'default', ['default', 'quick'],
+                           'The benchmark\'s scale: mnms_tf/gin/benchmark/SCALE.gin.')
+_ROOT_DIR = cli.define(flags.DEFINE_string, 'root_dir', None,
+                       'Benchmark directory (default: runs/benchmark, or runs/benchmark_quick).')
+_OUTPUT_DIR, _SKIP_SEARCH = cli.define_outputs()  # --output_dir default: quick, ROOT/report
+_GROUND_TRUTH_FROM = flags.DEFINE_string(
+    'ground_truth_from', None, 'A ground-truth store a new root directory starts from '
+    '(default: the one shipped in paper_figures/, if any; \'\' for none). Its children are '
+    'used only where they were trained by the same trainer on the same data (checksums).')
+_WORKERS = cli.define_workers()
+_BACKEND, _RAY_ADDRESS = cli.define_backend(evaluators.BACKENDS)
+cli.define_data_dir()
+cli.define_gin_flags()
+
+SHIPPED_GROUND_TRUTH = os.path.join(cli.PAPER_FIGURES, 'benchmark_ground_truth.sqlite')
+
+
+def _start_from_shipped(root_dir):
+  """A new root starts from the shipped ground truth: the pool children it holds are not
+  trained again (the default scale's seeds 0..4 include the quick scale's 0..2, and the
+  quick pool is a prefix of the default's)."""
+  source = (SHIPPED_GROUND_TRUTH if _GROUND_TRUTH_FROM.value is None else
+            _GROUND_TRUTH_FROM.value)
+  target = os.path.join(root_dir, ground_truth.FILENAME)
+  if source and os.path.exists(source) and not os.path.exists(target):
+    ground_truth.snapshot(source, target)
+    logging.info('benchmark: ground truth starts from %s', source)
+
+
+def main(argv):
+  del argv
+  quick = _SCALE.value == 'quick'
+  root_dir = os.path.abspath(_ROOT_DIR.value or
+                             ('runs/benchmark_quick' if quick else 'runs/benchmark'))
+  output_dir = _OUTPUT_DIR.value or (os.path.join(root_dir, 'report') if quick else
+                                     cli.PAPER_FIGURES)
+  data_dir = cli.data_dir()
+  try:
+    with gin.unlock_config():
+      gin.clear_config()
+      configs.parse([f'benchmark/{_SCALE.value}.gin'] + list(flags.FLAGS.gin_file),
+                    flags.FLAGS.gin_bindings)
+    benchmark = benchmark_lib.Benchmark()
+    _start_from_shipped(root_dir)
+    if not _SKIP_SEARCH.value:
+      with evaluators.Children(data_dir, _WORKERS.value, _BACKEND.value,
+                               _RAY_ADDRESS.value) as evaluator:
+        task_features = features.TaskFeatures.for_space(data_dir, evaluator.space)
+        benchmark_lib.run(root_dir, benchmark, evaluator, task_features)
+    lines = benchmark_lib.report(root_dir, benchmark, search_space.SearchSpace(), output_dir)
+    print('\n'.join(lines))
+    logging.info('benchmark: report in %s', output_dir)
+  except errors.UserError as e:
+    errors.exit_with('benchmark', e)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,480 @@
+"""The benchmark: the true accuracy of the model each method would deploy, every task held out.
+
+  python -m mnms_tf.bin.benchmark [--scale=default|quick] [--root_dir=runs/benchmark]
+
+A searcher sees one noisy draw per child, as in HPO-B, Syne Tune's benchmarking or
+NAS-Bench-201; the benchmark scores the config it would deploy after n children by its
+ground truth μ, the mean test accuracy over child seeds no search uses
+(experiments/ground_truth.py), and reports normalized regret (experiments/regret.py).
+
+Protocol (`Benchmark`, mnms_tf/gin/benchmark/*.gin): the tasks are cut into folds; each
+fold is a suite experiment (experiments/suite.py) in ROOT/fold_K whose held-out tasks are
+the fold's and whose controller (and value network, and portfolio) learns from the other
+folds' tasks only, so every task is held out once. Every method is a search by the same
+runner, with the same child seeds in each slot and the same budget. Stages, each resumable
+(run the command again to continue) and skipped when done:
+  1. the reference pool's ground truth: `pool_size` stratified random configs, the same
+     for every task, `truth_seeds` children each (what μ_med(t) and the portfolio read);
+  2. per fold: pre-training (when a method transfers), the value network (`suggested`),
+     the zero-shot portfolio (`portfolio`: transfer/portfolio.py) and every held-out search;
+  3. the ground truth of every config a finished search deploys at any n;
+  4. the report (`report`): paper_figures/benchmark_*.
+μ*(t) is the best μ among the pool and the deployed configs; μ_med(t) the median pool μ.
+"""
+import collections
+import csv
+import dataclasses
+import json
+import os
+from typing import Sequence
+
+from absl import logging
+import gin
+import numpy as np
+
+from mnms_tf import errors
+from mnms_tf.experiments import ground_truth
+from mnms_tf.experiments import regret
+from mnms_tf.experiments import searches
+from mnms_tf.experiments import suite
+from mnms_tf.experiments.figures import common
+from mnms_tf.search import run_dir as run_dir_lib
+from mnms_tf.search import store as store_lib
+from mnms_tf.transfer import portfolio as portfolio_lib
+
+BENCHMARK = 'benchmark.json'
+METHODS = ('random', 'scratch', 'transfer', 'warm_configs', 'suggested', 'portfolio', 'tpe',
+           'tpe_warm', 'keras_tuner')
+BASELINE = 'random'
+# What must be equal for stored searches and ground truth to be reused; the rest (seeds,
+# methods, the report's settings) may grow or change between runs.
+_FIXED = ('folds', 'held_out_iterations', 'pretraining_iterations', 'truth_seeds')
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class Benchmark:
+  """The benchmark's protocol and scale (module doc; defaults in mnms_tf/gin/benchmark/).
+
+  folds: the held-out tasks of each fold; together, every task once.
+  held_out_iterations: each held-out search's budget, in iterations of the runner's
+    children_per_iteration.
+  pretraining_iterations: each fold's pre-training search (over the other folds' tasks).
+  pool_size / truth_seeds: the reference pool, and the seeds of every ground truth.
+  checkpoints: the n at which regret is reported (and the whole budget).
+  deploy_rules: method -> how it deploys (regret.DEPLOY_RULES); default best_draw.
+  """
+  folds: Sequence[Sequence[str]]
+  methods: Sequence[str] = METHODS
+  seeds: int = 5
+  held_out_iterations: int = 8
+  pretraining_iterations: int = 280
+  pool_size: int = 100
+  truth_seeds: int = 5
+  checkpoints: Sequence[int] = (1, 2, 4, 8, 16, 32)
+  deploy_rules: dict = dataclasses.field(default_factory=dict, hash=False)
+  bootstrap_resamples: int = 2000
+
+  def __post_init__(self):
+    object.__setattr__(self, 'folds', tuple(tuple(f) for f in self.folds))
+    object.__setattr__(self, 'methods', tuple(self.methods))
+    object.__setattr__(self, 'checkpoints', tuple(self.checkpoints))
+    if len(self.folds) < 2:
+      raise errors.UserError('Benchmark.folds: at least 2 folds, so that every fold has '
+                             'tasks to learn from')
+    if len(set(self.tasks)) != len(self.tasks):
+      raise errors.UserError(f'Benchmark.folds holds a task twice: {list(self.folds)}')
+    unknown = sorted(set(self.methods) - set(suite.VARIANTS))
+    if unknown:
+      raise errors.UserError(f'Benchmark.methods: unknown {unknown}; known: '
+                             f'{list(suite.VARIANTS)}')
+    bad_rules = {m: r for m, r in self.deploy_rules.items() if r not in regret.DEPLOY_RULES}
+    if bad_rules:
+      raise errors.UserError(f'Benchmark.deploy_rules: {bad_rules}; rules: '
+                             f'{list(regret.DEPLOY_RULES)}')
+    if self.truth_seeds < 2:
+      raise errors.UserError('Benchmark.truth_seeds: at least 2 (a standard error needs 2)')
+
+  @property
+  def tasks(self):
+    return [task for fold in self.folds for task in fold]
+
+  def deploy_rule(self, method):
+    return self.deploy_rules.get(method, regret.BEST_DRAW)
+
+  def fold_protocol(self, index):
+    held_out = self.folds[index]
+    return suite.Protocol(
+        pretraining_tasks=[t for t in self.tasks if t not in held_out],
+        held_out_tasks=held_out, pretraining_iterations=self.pretraining_iterations,
+        held_out_iterations=self.held_out_iterations, seeds=self.seeds, variants=self.methods)
+
+  def save(self, root_dir):
+    """ROOT/benchmark.json; refuses a root measured under another protocol."""
+    path = os.path.join(root_dir, BENCHMARK)
+    mine = json.loads(json.dumps(dataclasses.asdict(self)))
+    if os.path.exists(path):
+      with open(path) as f:
+        stored = json.load(f)
+      differs = [k for k in _FIXED if stored.get(k) != mine[k]]
+      if differs:
+        raise errors.UserError(f'{root_dir} holds a benchmark with other {", ".join(differs)} '
+                               f'({", ".join(f"{k}={stored.get(k)}" for k in differs)}): use '
+                               f'another --root_dir (nothing was changed)')
+    os.makedirs(root_dir, exist_ok=True)
+    with open(path + '.tmp', 'w') as f:
+      json.dump(mine, f, indent=2)
+    os.replace(path + '.tmp', path)
+
+
+def fold_dir(root_dir, index):
+  return os.path.join(root_dir, f'fold_{index}')
+
+
+def _pretrains(methods):
+  return any(suite.VARIANTS[m].get('transfer') or 'configs_from' in suite.VARIANTS[m]
+             for m in methods)
+
+
+def run(root_dir, benchmark, evaluator, task_features):
+  """Stages 1-3 of the module doc on `evaluator`, resuming what is there."""
+  evaluator.check_tasks(benchmark.tasks)
+  benchmark.save(root_dir)
+  pool = ground_truth.reference_pool(evaluator.space, benchmark.pool_size)
+  logging.info('=== reference pool: %d configs x %d tasks x %d seeds ===', len(pool),
+               len(benchmark.tasks), benchmark.truth_seeds)
+  ground_truth.measure(root_dir, evaluator, [(t, c) for c in pool for t in benchmark.tasks],
+                       benchmark.truth_seeds)
+  for index in range(len(benchmark.folds)):
+    protocol, fold = benchmark.fold_protocol(index), fold_dir(root_dir, index)
+    protocol.save(fold)
+    if _pretrains(protocol.variants):
+      suite.pretrain(fold, protocol, evaluator, task_features)
+    if 'portfolio' in protocol.variants:
+      write_portfolio(root_dir, benchmark, index, evaluator.space)
+    searches.run_here(suite.held_out_searches(fold, protocol), evaluator, task_features)
+  logging.info('=== the ground truth of the deployed configs ===')
+  ground_truth.measure(root_dir, evaluator, deployed_configs(root_dir, benchmark),
+                       benchmark.truth_seeds)
+
+
+def write_portfolio(root_dir, benchmark, index, space):
+  """ROOT/fold_K/portfolio.json from the pool's ground truth on fold K's pre-training
+  tasks (never its held-out ones), as many configs as the method evaluates first."""
+  protocol = benchmark.fold_protocol(index)
+  path = os.path.join(fold_dir(root_dir, index), suite.PORTFOLIO)
+  pool = {space.config_hash(c) for c in ground_truth.reference_pool(space, benchmark.pool_size)}
+  with ground_truth.GroundTruthStore(root_dir, read_only=True) as store:
+    truths = {t: {h: v for h, v in store.truths(t, benchmark.truth_seeds).items() if h in pool}
+              for t in protocol.pretraining_tasks}
+  size = suite.VARIANTS['portfolio']['num_initial_configs']
+  portfolio_lib.write(path, portfolio_lib.build(truths, size), protocol.pretraining_tasks)
+
+
+@dataclasses.dataclass(frozen=True)
+class Search:
+  """A finished held-out search, cut to its budget: per child, its config hash and config,
+  validation draw (0 if it failed) and child-seconds."""
+  task: str
+  method: str
+  seed: int
+  hashes: list
+  configs: list
+  val: np.ndarray
+  seconds: np.ndarray
+
+
+def finished_searches(root_dir, benchmark):
+  """Every finished held-out search of the benchmark (an unfinished one is left out)."""
+  found = []
+  for index in range(len(benchmark.folds)):
+    fold, protocol = fold_dir(root_dir, index), benchmark.fold_protocol(index)
+    for task in protocol.held_out_tasks:
+      for method in protocol.variants:
+        for seed in range(protocol.seeds):
+          run = suite.held_out_dir(fold, task, method, seed)
+          if not searches.finished(run, protocol.held_out_iterations):
+            continue
+          with store_lib.TrialStore(run, read_only=True) as store:
+            rows = store.trials(task=task)[:suite.budget_children(protocol, run)]
+          ok = [r['status'] == store_lib.OK for r in rows]
+          found.append(Search(task, method, seed, [r['config_hash'] for r in rows],
+                              [r['config'] for r in rows],
+                              np.array([r['val_accuracy'] if o else 0.0
+                                        for r, o in zip(rows, ok)]),
+                              np.array([r['seconds'] for r in rows])))
+  return found
+
+
+def deployed_configs(root_dir, benchmark):
+  """[(task, config)] every finished search deploys after some n (its method's rule)."""
+  wanted = {}
+  for s in finished_searches(root_dir, benchmark):
+    by_hash = dict(zip(s.hashes, s.configs))
+    for h in regret.deployed(s.hashes, s.val, benchmark.deploy_rule(s.method)):
+      wanted.setdefault((s.task, h), by_hash[h])
+  return [(task, config) for (task, _), config in wanted.items()]
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskTruth:
+  """What a task's regret is measured against, and its noise floor."""
+  truths: dict        # config hash -> ground_truth.Truth (pool and deployed)
+  mu_star: float
+  mu_median: float
+  mu_se: float        # the median standard error of μ over the pool
+  draw_std_val: float   # the median seed spread of one validation draw over the pool
+  draw_std_test: float
+  child_seconds: float  # the median pool child's seconds: one child-equivalent
+
+  @property
+  def regret_floor(self):
+    """The standard error of μ in regret units."""
+    spread = self.mu_star - self.mu_median
+    return self.mu_se / spread if spread > 0 else float('nan')
+
+
+def task_truths(root_dir, benchmark, space):
+  """task -> TaskTruth, for the tasks whose reference pool is measured."""
+  pool = [space.config_hash(c) for c in ground_truth.reference_pool(space, benchmark.pool_size)]
+  result = {}
+  with ground_truth.GroundTruthStore(root_dir, read_only=True) as store:
+    for task in benchmark.tasks:
+      truths = store.truths(task, benchmark.truth_seeds)
+      measured = [truths[h] for h in pool if h in truths]
+      if len(measured) < len(pool):
+        logging.warning('%s: %d of %d pool configs measured; left out', task, len(measured),
+                        len(pool))
+        continue
+      result[task] = TaskTruth(
+          truths=truths, mu_star=max(t.test for t in truths.values()),
+          mu_median=float(np.median([t.test for t in measured])),
+          mu_se=float(np.median([t.test_se for t in measured])),
+          draw_std_val=float(np.median([t.val_std for t in measured])),
+          draw_std_test=float(np.median([t.test_std for t in measured])),
+          child_seconds=float(np.median([t.seconds for t in measured])))
+  return result
+
+
+def report_points(checkpoints, budget):
+  """The n at which regret is reported: the checkpoints within the budget, and it."""
+  return [n for n in checkpoints if n < budget] + [budget]
+
+
+@dataclasses.dataclass(frozen=True)
+class Scored:
+  """One search's measures: regret after each child and at each child-equivalent budget,
+  its area, and the children until the deployed μ is within tolerance of μ*."""
+  task: str
+  method: str
+  seed: int
+  regret: np.ndarray
+  regret_by_seconds: np.ndarray
+  area: float
+  reach: int
+  reached: bool
+
+
+def score(search, truth, rule, checkpoints):
+  """Scored for one finished search (None if a deployed config has no ground truth yet)."""
+  chosen = regret.deployed(search.hashes, search.val, rule)
+  if any(h not in truth.truths for h in chosen):
+    return None
+  mu = np.array([truth.truths[h].test for h in chosen])
+  curve = regret.normalized_regret(mu, truth.mu_star, truth.mu_median)
+  grid = truth.child_seconds * np.array(report_points(checkpoints, len(chosen)))
+  reach, reached = regret.children_to_within(
+      mu, truth.mu_star, [max(0.01, truth.truths[h].test_se) for h in chosen])
+  return Scored(search.task, search.method, search.seed, curve,
+                regret.at_seconds(curve, search.seconds, grid), regret.area(curve), reach,
+                reached)
+
+
+def scores(root_dir, benchmark, space):
+  """(task -> TaskTruth, [Scored] of the (task, seed) pairs every method has finished)."""
+  truths = task_truths(root_dir, benchmark, space)
+  scored = collections.defaultdict(dict)
+  missing = 0
+  for s in finished_searches(root_dir, benchmark):
+    if s.task in truths:
+      measured = score(s, truths[s.task], benchmark.deploy_rule(s.method),
+                       benchmark.checkpoints)
+      if measured is None:
+        missing += 1
+      else:
+        scored[(s.task, s.seed)][s.method] = measured
+  if missing:
+    logging.warning('%d searches deploy configs without ground truth yet: left out (run the '
+                    'benchmark again to measure them)', missing)
+  complete = [by_method[m] for pair, by_method in sorted(scored.items())
+              if set(benchmark.methods) <= set(by_method) for m in benchmark.methods]
+  return truths, complete
+
+
+def report(root_dir, benchmark, space, output_dir):
+  """Writes benchmark_summary.csv, benchmark_tasks.csv, benchmark.md and the figures into
+  `output_dir`; returns the markdown lines."""
+  truths, scored = scores(root_dir, benchmark, space)
+  if not scored:
+    raise errors.UserError(f'No (task, seed) with every method finished and measured in '
+                           f'{root_dir}: run the benchmark first')
+  methods = benchmark.methods
+  budget = len(scored[0].regret)
+  points = report_points(benchmark.checkpoints, budget)
+  by_method = {m: [s for s in scored if s.method == m] for m in methods}
+  at = {m: np.array([regret.at_children(s.regret, points) for s in by_method[m]])
+        for m in methods}  # [pairs, points], pairs in the same order for every method
+  resamples = benchmark.bootstrap_resamples
+  ranks = np.stack([regret.average_ranks([at[m][:, k] for m in methods])
+                    for k in range(len(points))], axis=1)  # [methods, points]
+  tasks = sorted({s.task for s in scored})
+  seeds = sorted({s.seed for s in scored})
+
+  summary_header = ['method']
+  for n in points:
+    summary_header += [f'regret_at_{n}', f'regret_at_{n}_lo', f'regret_at_{n}_hi']
+  rank_points = [n for n in (8, 32) if n in points]
+  summary_header += [f'rank_at_{n}' for n in rank_points]
+  versus = 32 if 32 in points else budget
+  summary_header += [f'win_rate_vs_{BASELINE}_at_{versus}',
+                     f'win_rate_vs_{BASELINE}_at_{versus}_lo',
+                     f'win_rate_vs_{BASELINE}_at_{versus}_hi', 'regret_area',
+                     f'regret_at_{budget}_child_equivalents', 'tasks', 'seeds']
+  summary = []
+  k_versus = points.index(versus)
+  for i, m in enumerate(methods):
+    row = [m]
+    for k in range(len(points)):
+      row += list(regret.bootstrap_mean(at[m][:, k], resamples))
+    row += [ranks[i, points.index(n)] for n in rank_points]
+    row += (list(regret.win_rate(at[m][:, k_versus], at[BASELINE][:, k_versus], resamples))
+            if BASELINE in at else [float('nan')] * 3)
+    row += [np.mean([s.area for s in by_method[m]]),
+            np.mean([s.regret_by_seconds[-1] for s in by_method[m]]), len(tasks), len(seeds)]
+    summary.append(row)
+
+  task_header = (['task', 'method', 'seeds'] + [f'regret_at_{n}' for n in points] +
+                 ['regret_area', 'children_to_within', 'never_within', 'mu_star', 'mu_median',
+                  'mu_se', 'draw_std_val', 'regret_floor'])
+  task_rows = []
+  for task in tasks:
+    t = truths[task]
+    for m in methods:
+      mine = [s for s in by_method[m] if s.task == task]
+      task_rows.append([task, m, len(mine)] + list(np.mean(
+          [regret.at_children(s.regret, points) for s in mine], axis=0)) +
+                       [np.mean([s.area for s in mine]), np.mean([s.reach for s in mine]),
+                        sum(not s.reached for s in mine), t.mu_star, t.mu_median, t.mu_se,
+                        t.draw_std_val, t.regret_floor])
+
+  os.makedirs(output_dir, exist_ok=True)
+  for name, header, rows in (('benchmark_summary.csv', summary_header, summary),
+                             ('benchmark_tasks.csv', task_header, task_rows)):
+    with open(os.path.join(output_dir, name), 'w', newline='') as f:
+      csv.writer(f).writerows([header] + [[_number(v) for v in r] for r in rows])
+  lines = _markdown(benchmark, truths, tasks, seeds, methods, points, at, ranks, summary)
+  with open(os.path.join(output_dir, 'benchmark.md'), 'w') as f:
+    f.write('\n'.join(lines) + '\n')
+  _figures(output_dir, methods, points, at, ranks, by_method, tasks, truths)
+  logging.info('Wrote benchmark_summary.csv, benchmark_tasks.csv, benchmark.md and figures '
+               'in %s', output_dir)
+  return lines
+
+
+def _number(value):
+  return f'{value:.4f}' if isinstance(value, (float, np.floating)) else value
+
+
+def _markdown(benchmark, truths, tasks, seeds, methods, points, at, ranks, summary):
+  """benchmark.md: the summary with intervals, win rates at 32, the noise floor, and
+  which methods the pairs cannot tell apart."""
+  resamples = benchmark.bootstrap_resamples
+  lines = [f'{len(tasks)} held-out tasks x {len(seeds)} seeds; budget {points[-1]} children; '
+           f'ground truth over {benchmark.truth_seeds} seeds no search uses. Normalized '
+           f'regret of the deployed config (0: the best known config, 1: a median random '
+           f'one), mean over (task, seed) with a bootstrap 95% interval; rank among the '
+           f'{len(methods)} methods (1 best).', '']
+  header = ['method'] + [f'regret at {n}' for n in points] + [
+      f'rank at {n}' for n in points if n in (8, 32)] + ['regret area']
+  rows = []
+  for i, m in enumerate(methods):
+    row = summary[i]
+    cells = [f'{row[1 + 3 * k]:.3f} [{row[2 + 3 * k]:.3f}, {row[3 + 3 * k]:.3f}]'
+             for k in range(len(points))]
+    rows.append([m] + cells + [f'{ranks[i, points.index(n)]:.2f}' for n in points
+                               if n in (8, 32)] + [f'{row[-4]:.3f}'])
+  lines += common.markdown_table(header, rows) + ['']
+  versus = 32 if 32 in points else points[-1]
+  k = points.index(versus)
+  lines += [f'Win rate of the row over the column at {versus} children (a tie counts one '
+            f'half), with a paired bootstrap 95% interval; "~" where the interval holds 0.5:',
+            '']
+  matrix, ties = [], []
+  for a in methods:
+    cells = [a]
+    for b in methods:
+      if a == b:
+        cells.append('')
+        continue
+      rate, lo, hi = regret.win_rate(at[a][:, k], at[b][:, k], resamples)
+      tie = lo <= 0.5 <= hi
+      cells.append(f'{"~" if tie else ""}{rate:.2f} [{lo:.2f}, {hi:.2f}]')
+      if tie and a < b:
+        ties.append(f'{a} ~ {b}')
+    matrix.append(cells)
+  lines += common.markdown_table([''] + list(methods), matrix) + ['']
+  lines += [f'Indistinguishable at {versus} children: ' + (', '.join(ties) or 'none'), '']
+  lines += ['The noise floor per task: μ* and μ_med; the standard error of μ and the seed '
+            'spread of one draw (median over the pool); the standard error of μ in regret '
+            'units (differences of regret below it are noise).', '']
+  lines += common.markdown_table(
+      ['task', 'μ*', 'μ_med', 'SE of μ', 'one draw: val std', 'one draw: test std',
+       'regret floor', 'child-equivalent (s)'],
+      [[t, f'{truths[t].mu_star:.3f}', f'{truths[t].mu_median:.3f}', f'{truths[t].mu_se:.4f}',
+        f'{truths[t].draw_std_val:.4f}', f'{truths[t].draw_std_test:.4f}',
+        f'{truths[t].regret_floor:.3f}', f'{truths[t].child_seconds:.2f}'] for t in tasks])
+  return lines
+
+
+def _figures(output_dir, methods, points, at, ranks, by_method, tasks, truths):
+  """benchmark_summary.png (mean regret with its interval, and mean rank, against n) and
+  benchmark_tasks.png (per task, regret against children and child-equivalents, mean over
+  seeds, band min-max)."""
+  plt = common.plt
+  colors = dict(zip(methods, plt.cm.tab10.colors))
+  figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+  for i, m in enumerate(methods):
+    bounds = np.array([regret.bootstrap_mean(at[m][:, k]) for k in range(len(points))])
+    common.band(left, points, bounds[:, 0], bounds[:, 1], bounds[:, 2], m, colors[m])
+    right.plot(points, ranks[i], color=colors[m], label=m, marker='o')
+  for axis, label in ((left, 'normalized regret (mean, 95% interval)'),
+                      (right, 'average rank (1 best)')):
+    axis.set_xscale('log', base=2)
+    axis.set_xlabel('children trained')
+    axis.set_ylabel(label)
+  left.legend(fontsize=7)
+  common.save(figure, output_dir, 'benchmark_summary.png')
+  columns = 4
+  rows = -(-len(tasks) // columns)
+  figure, axes = plt.subplots(2 * rows, columns, figsize=(4 * columns, 5 * rows), squeeze=False)
+  for index, task in enumerate(tasks):
+    by_children = axes[2 * (index // columns), index % columns]
+    by_seconds = axes[2 * (index // columns) + 1, index % columns]
+    for m in methods:
+      curves = np.array([s.regret for s in by_method[m] if s.task == task])
+      n = np.arange(1, curves.shape[1] + 1)
+      common.band(by_children, n, curves.mean(0), curves.min(0), curves.max(0), m, colors[m])
+      by_time = np.array([s.regret_by_seconds for s in by_method[m] if s.task == task])
+      common.band(by_seconds, points, by_time.mean(0), by_time.min(0), by_time.max(0), m,
+                  colors[m])
+    by_children.set_title(f'{task} (floor {truths[task].regret_floor:.2f})', fontsize=9)
+    by_children.set_xscale('log', base=2)
+    by_seconds.set_xscale('log', base=2)
+    by_children.set_xlabel('children', fontsize=8)
+    by_seconds.set_xlabel('child-equivalents of seconds', fontsize=8)
+  for index in range(len(tasks), rows * columns):
+    axes[2 * (index // columns), index % columns].axis('off')
+    axes[2 * (index // columns) + 1, index % columns].axis('off')
+  axes[0, 0].legend(fontsize=6)
+  figure.tight_layout()
+  common.save(figure, output_dir, 'benchmark_tasks.png')
