@@ -14,6 +14,7 @@ from mnms_tf.experiments import benchmark as benchmark_lib
 from mnms_tf.experiments import ground_truth
 from mnms_tf.experiments import regret
 from mnms_tf.experiments import suite
+from mnms_tf.experiments.figures import report
 from mnms_tf.search import runner
 from mnms_tf.transfer import portfolio
 
@@ -263,6 +264,8 @@ def test_the_benchmark_scores_every_method_on_every_task_with_the_portfolio_from
                'benchmark_tasks.png'):
     assert os.path.getsize(os.path.join(out, name)) > 0
   assert any(line.startswith('Indistinguishable at 16 children') for line in lines)
+  text = open(os.path.join(out, 'REPORT.md')).read()
+  assert text.startswith(report.BENCHMARK_HEADING) and '| suggested |' in text
   # run again: nothing is trained twice
   with ground_truth.GroundTruthStore(root, read_only=True) as store:
     before = store.count()
@@ -295,3 +298,44 @@ def test_a_new_root_starts_from_a_shipped_ground_truth(tmp_path):
   assert result.stderr.strip().splitlines()[-1].startswith('benchmark: error: No (task, seed)')
   with ground_truth.GroundTruthStore(str(root), read_only=True) as store:
     assert store.count() == 8 and len(store.truths('a', 2)) == 4
+
+
+def test_report_sections_replace_their_own_and_keep_the_others_in_order(tmp_path):
+  (tmp_path / report.FILENAME).write_text('# paper\n\n## 1. Claims\nkept\n')
+  report.write_section(str(tmp_path), [report.BENCHMARK_HEADING, 'first'])
+  report.write_section(str(tmp_path), [report.SUITE_HEADING, 'suite', '### sub', 'more'])
+  report.write_section(str(tmp_path), [report.BENCHMARK_HEADING, 'second'])
+  assert (tmp_path / report.FILENAME).read_text() == (
+      f'# paper\n\n## 1. Claims\nkept\n\n{report.SUITE_HEADING}\nsuite\n### sub\nmore\n\n'
+      f'{report.BENCHMARK_HEADING}\nsecond\n')
+  with pytest.raises(ValueError, match='starts with one of'):
+    report.write_section(str(tmp_path), ['## 8. Mine'])
+
+
+class _Counting(synthetic.SyntheticChildren):
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.submitted = 0
+
+  def submit(self, key, job):
+    self.submitted += 1
+    super().submit(key, job)
+
+
+@pytest.mark.slow  # the synthetic benchmark fixture
+def test_a_saved_state_continues_on_a_new_root_with_nothing_trained_again(
+    synthetic_benchmark, tmp_path):
+  root, bench, evaluator, targets = synthetic_benchmark
+  state = str(tmp_path / 'state.tar.gz')
+  assert benchmark_lib.save_state(root, bench, state) == 4 * len(bench.methods)
+  elsewhere = str(tmp_path / 'elsewhere')
+  benchmark_lib.restore_state(state, elsewhere)
+  assert not any('checkpoints' in d and 'seed_' in d for d, _, _ in os.walk(elsewhere))
+  counting = _Counting(targets, accuracy=evaluator.accuracy)
+  benchmark_lib.run(elsewhere, bench, counting, synthetic.SyntheticTaskFeatures(targets))
+  assert counting.submitted == 0
+  _, here = benchmark_lib.scores(root, bench, evaluator.space)
+  _, there = benchmark_lib.scores(elsewhere, bench, evaluator.space)
+  assert [list(s.regret) for s in here] == [list(s.regret) for s in there]
+  with pytest.raises(errors.UserError, match='holds a benchmark already'):
+    benchmark_lib.restore_state(state, elsewhere)

@@ -10,6 +10,10 @@ benchmark.md, benchmark_summary.png and benchmark_tasks.png. --scale picks
 mnms_tf/gin/benchmark/{default,quick}.gin; the default root is runs/benchmark (quick:
 runs/benchmark_quick) and the default output paper_figures (quick: ROOT/report).
 --skip_search only writes the report from what is measured.
+
+The default scale is longer than a session on 2 cores; to continue it on another machine:
+  python -m mnms_tf.bin.benchmark --skip_search --save_state_to=paper_figures/benchmark_state.tar.gz
+  (there) python -m mnms_tf.bin.benchmark --resume_from=paper_figures/benchmark_state.tar.gz
 """
 import os
 
@@ -26,6 +30,7 @@ from mnms_tf import errors
 from mnms_tf.evaluation import evaluators
 from mnms_tf.experiments import benchmark as benchmark_lib
 from mnms_tf.experiments import ground_truth
+from mnms_tf.search import store as store_lib
 
 _SCALE = flags.DEFINE_enum('scale', 'default', ['default', 'quick'],
                            'The benchmark\'s scale: mnms_tf/gin/benchmark/SCALE.gin.')
@@ -36,6 +41,14 @@ _GROUND_TRUTH_FROM = flags.DEFINE_string(
     'ground_truth_from', None, 'A ground-truth store a new root directory starts from '
     '(default: the one shipped in paper_figures/, if any; \'\' for none). Its children are '
     'used only where they were trained by the same trainer on the same data (checksums).')
+_RESUME_FROM = flags.DEFINE_string(
+    'resume_from', None, 'A saved state (--save_state_to) to continue from on this machine: '
+    'unpacked into a new root directory first.')
+_SAVE_STATE_TO = flags.DEFINE_string(
+    'save_state_to', None, 'Write the root directory\'s state (protocol, ground truth, '
+    'pre-trainings, finished searches; not their checkpoints) to this archive, after any '
+    'searching and before the report: how a benchmark longer than one machine\'s session '
+    'continues on another.')
 _WORKERS = cli.define_workers()
 _BACKEND, _RAY_ADDRESS = cli.define_backend(evaluators.BACKENDS)
 cli.define_data_dir()
@@ -52,7 +65,7 @@ def _start_from_shipped(root_dir):
             _GROUND_TRUTH_FROM.value)
   target = os.path.join(root_dir, ground_truth.FILENAME)
   if source and os.path.exists(source) and not os.path.exists(target):
-    ground_truth.snapshot(source, target)
+    store_lib.snapshot(source, target)
     logging.info('benchmark: ground truth starts from %s', source)
 
 
@@ -70,13 +83,25 @@ def main(argv):
       configs.parse([f'benchmark/{_SCALE.value}.gin'] + list(flags.FLAGS.gin_file),
                     flags.FLAGS.gin_bindings)
     benchmark = benchmark_lib.Benchmark()
+    if _RESUME_FROM.value:
+      benchmark_lib.restore_state(_RESUME_FROM.value, root_dir)
     _start_from_shipped(root_dir)
     if not _SKIP_SEARCH.value:
       with evaluators.Children(data_dir, _WORKERS.value, _BACKEND.value,
                                _RAY_ADDRESS.value) as evaluator:
         task_features = features.TaskFeatures.for_space(data_dir, evaluator.space)
         benchmark_lib.run(root_dir, benchmark, evaluator, task_features)
-    lines = benchmark_lib.report(root_dir, benchmark, search_space.SearchSpace(), output_dir)
+    if _SAVE_STATE_TO.value:
+      saved = benchmark_lib.save_state(root_dir, benchmark, _SAVE_STATE_TO.value)
+      logging.info('benchmark: state with %d finished searches saved to %s', saved,
+                   _SAVE_STATE_TO.value)
+    try:
+      lines = benchmark_lib.report(root_dir, benchmark, search_space.SearchSpace(), output_dir)
+    except benchmark_lib.NothingToReport as e:
+      if not _SAVE_STATE_TO.value:
+        raise
+      logging.warning('benchmark: no report yet (%s)', e)
+      return
     print('\n'.join(lines))
     logging.info('benchmark: report in %s', output_dir)
   except errors.UserError as e:

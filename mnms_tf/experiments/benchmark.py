@@ -26,6 +26,8 @@ import csv
 import dataclasses
 import json
 import os
+import tarfile
+import tempfile
 from typing import Sequence
 
 from absl import logging
@@ -38,9 +40,11 @@ from mnms_tf.experiments import regret
 from mnms_tf.experiments import searches
 from mnms_tf.experiments import suite
 from mnms_tf.experiments.figures import common
+from mnms_tf.experiments.figures import report as report_lib
 from mnms_tf.search import run_dir as run_dir_lib
 from mnms_tf.search import store as store_lib
 from mnms_tf.transfer import portfolio as portfolio_lib
+from mnms_tf.transfer import value_network
 
 BENCHMARK = 'benchmark.json'
 METHODS = ('random', 'scratch', 'transfer', 'warm_configs', 'suggested', 'portfolio', 'tpe',
@@ -148,14 +152,80 @@ def run(root_dir, benchmark, evaluator, task_features):
   for index in range(len(benchmark.folds)):
     protocol, fold = benchmark.fold_protocol(index), fold_dir(root_dir, index)
     protocol.save(fold)
-    if _pretrains(protocol.variants):
+    if _pretrains(protocol.variants) and not _pretrained(fold, protocol):
       suite.pretrain(fold, protocol, evaluator, task_features)
     if 'portfolio' in protocol.variants:
       write_portfolio(root_dir, benchmark, index, evaluator.space)
-    searches.run_here(suite.held_out_searches(fold, protocol), evaluator, task_features)
+    searches.run_here([job for job in suite.held_out_searches(fold, protocol)
+                       if not searches.finished(job.run_dir, job.iterations)],
+                      evaluator, task_features)
   logging.info('=== the ground truth of the deployed configs ===')
   ground_truth.measure(root_dir, evaluator, deployed_configs(root_dir, benchmark),
                        benchmark.truth_seeds)
+
+
+def _pretrained(fold, protocol):
+  """Whether the fold's pre-training (and value network, if a method needs it) is done: a
+  restored state's is not fitted again (its record names the directories it came from)."""
+  if not searches.finished(os.path.join(fold, suite.PRETRAIN), protocol.pretraining_iterations):
+    return False
+  if 'suggested' not in protocol.variants:
+    return True
+  model_dir = os.path.join(fold, suite.VALUE_NETWORK)
+  if not os.path.exists(os.path.join(model_dir, value_network.INFO)):
+    return False
+  network = value_network.load(model_dir)
+  return int(network.epoch) >= network.settings.epochs
+
+
+def save_state(root_dir, benchmark, path):
+  """A compressed archive of what continuing the benchmark on another machine needs and
+  would cost hours to redo: the protocol, the ground truth, each fold's pre-training (with
+  its checkpoints), value network and portfolio, and every finished held-out search's
+  record (run.json, gin, trials; not its checkpoints, which a finished search no longer
+  reads). SQLite files go in as consistent snapshots, so it may be saved while the
+  benchmark runs. Returns the number of finished searches in it."""
+  finished = [job.run_dir for index in range(len(benchmark.folds))
+              for job in suite.held_out_searches(fold_dir(root_dir, index),
+                                                 benchmark.fold_protocol(index))
+              if searches.finished(job.run_dir, job.iterations)]
+  files = [BENCHMARK, ground_truth.FILENAME]
+  for index in range(len(benchmark.folds)):
+    fold = fold_dir(root_dir, index)
+    files += [os.path.join(fold, name) for name in (suite.PROTOCOL, suite.PORTFOLIO)]
+    for name in (suite.PRETRAIN, suite.VALUE_NETWORK):
+      for directory, subdirectories, names in os.walk(os.path.join(fold, name)):
+        subdirectories[:] = [d for d in subdirectories if d != run_dir_lib.TENSORBOARD]
+        files += [os.path.join(directory, n) for n in names if n != run_dir_lib.LOCK and
+                  not n.endswith(('-wal', '-shm', '.tmp'))]
+  for run in finished:
+    files += [os.path.join(run, name) for name in (run_dir_lib.RUN_INFO, run_dir_lib.CONFIG_GIN,
+                                                   run_dir_lib.OPERATIVE_GIN,
+                                                   store_lib.FILENAME)]
+  with tempfile.TemporaryDirectory() as staging, tarfile.open(path + '.tmp', 'w:gz') as tar:
+    for file in files:
+      source = os.path.join(root_dir, file)
+      if not os.path.exists(source):
+        continue
+      if source.endswith('.sqlite'):
+        copy, source = source, os.path.join(staging, 'snapshot.sqlite')
+        store_lib.snapshot(copy, source)
+      tar.add(source, arcname=os.path.relpath(os.path.join(root_dir, file), root_dir))
+  os.replace(path + '.tmp', path)
+  return len(finished)
+
+
+def restore_state(path, root_dir):
+  """Unpacks a `save_state` archive into a new root directory (one without a benchmark,
+  so that nothing stored is mixed with it or changed)."""
+  if os.path.exists(os.path.join(root_dir, BENCHMARK)):
+    raise errors.UserError(f'{root_dir} holds a benchmark already: a saved state starts a '
+                           f'new root directory only (nothing was changed)')
+  try:
+    with tarfile.open(path) as tar:
+      tar.extractall(root_dir, filter='data')
+  except (OSError, tarfile.TarError) as e:
+    raise errors.UserError(f'{path} is not a saved benchmark state ({e})') from e
 
 
 def write_portfolio(root_dir, benchmark, index, space):
@@ -169,6 +239,10 @@ def write_portfolio(root_dir, benchmark, index, space):
               for t in protocol.pretraining_tasks}
   size = suite.VARIANTS['portfolio']['num_initial_configs']
   portfolio_lib.write(path, portfolio_lib.build(truths, size), protocol.pretraining_tasks)
+
+
+class NothingToReport(errors.UserError):
+  pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -316,7 +390,7 @@ def report(root_dir, benchmark, space, output_dir):
   `output_dir`; returns the markdown lines."""
   truths, scored = scores(root_dir, benchmark, space)
   if not scored:
-    raise errors.UserError(f'No (task, seed) with every method finished and measured in '
+    raise NothingToReport(f'No (task, seed) with every method finished and measured in '
                            f'{root_dir}: run the benchmark first')
   methods = benchmark.methods
   budget = len(scored[0].regret)
@@ -330,27 +404,25 @@ def report(root_dir, benchmark, space, output_dir):
   tasks = sorted({s.task for s in scored})
   seeds = sorted({s.seed for s in scored})
 
-  summary_header = ['method']
-  for n in points:
-    summary_header += [f'regret_at_{n}', f'regret_at_{n}_lo', f'regret_at_{n}_hi']
   rank_points = [n for n in (8, 32) if n in points]
-  summary_header += [f'rank_at_{n}' for n in rank_points]
   versus = 32 if 32 in points else budget
-  summary_header += [f'win_rate_vs_{BASELINE}_at_{versus}',
-                     f'win_rate_vs_{BASELINE}_at_{versus}_lo',
-                     f'win_rate_vs_{BASELINE}_at_{versus}_hi', 'regret_area',
-                     f'regret_at_{budget}_child_equivalents', 'tasks', 'seeds']
-  summary = []
-  k_versus = points.index(versus)
+  win = f'win_rate_vs_{BASELINE}_at_{versus}'
+  summary = []  # one dict per method, keyed by the CSV's columns
   for i, m in enumerate(methods):
-    row = [m]
-    for k in range(len(points)):
-      row += list(regret.bootstrap_mean(at[m][:, k], resamples))
-    row += [ranks[i, points.index(n)] for n in rank_points]
-    row += (list(regret.win_rate(at[m][:, k_versus], at[BASELINE][:, k_versus], resamples))
-            if BASELINE in at else [float('nan')] * 3)
-    row += [np.mean([s.area for s in by_method[m]]),
-            np.mean([s.regret_by_seconds[-1] for s in by_method[m]]), len(tasks), len(seeds)]
+    row = {'method': m}
+    for k, n in enumerate(points):
+      row.update(zip((f'regret_at_{n}', f'regret_at_{n}_lo', f'regret_at_{n}_hi'),
+                     regret.bootstrap_mean(at[m][:, k], resamples)))
+    row.update({f'rank_at_{n}': ranks[i, points.index(n)] for n in rank_points})
+    k = points.index(versus)
+    row.update(zip((win, win + '_lo', win + '_hi'), regret.win_rate(
+        at[m][:, k], at[BASELINE][:, k], resamples) if BASELINE in at else [float('nan')] * 3))
+    row.update({'regret_area': np.mean([s.area for s in by_method[m]]),
+                f'regret_at_{budget}_child_equivalents': np.mean(
+                    [s.regret_by_seconds[-1] for s in by_method[m]]),
+                'children_to_within': np.mean([s.reach for s in by_method[m]]),
+                'never_within': sum(not s.reached for s in by_method[m]),
+                'tasks': len(tasks), 'seeds': len(seeds)})
     summary.append(row)
 
   task_header = (['task', 'method', 'seeds'] + [f'regret_at_{n}' for n in points] +
@@ -368,24 +440,58 @@ def report(root_dir, benchmark, space, output_dir):
                         t.draw_std_val, t.regret_floor])
 
   os.makedirs(output_dir, exist_ok=True)
-  for name, header, rows in (('benchmark_summary.csv', summary_header, summary),
+  for name, header, rows in (('benchmark_summary.csv', list(summary[0]),
+                              [list(r.values()) for r in summary]),
                              ('benchmark_tasks.csv', task_header, task_rows)):
     with open(os.path.join(output_dir, name), 'w', newline='') as f:
       csv.writer(f).writerows([header] + [[_number(v) for v in r] for r in rows])
-  lines = _markdown(benchmark, truths, tasks, seeds, methods, points, at, ranks, summary)
+  lines = _markdown(benchmark, truths, tasks, seeds, methods, points, at, summary)
   with open(os.path.join(output_dir, 'benchmark.md'), 'w') as f:
     f.write('\n'.join(lines) + '\n')
+  report_lib.write_section(output_dir, _report_section(tasks, seeds, points, summary, truths,
+                                                       lines))
   _figures(output_dir, methods, points, at, ranks, by_method, tasks, truths)
   logging.info('Wrote benchmark_summary.csv, benchmark_tasks.csv, benchmark.md and figures '
                'in %s', output_dir)
   return lines
 
 
+def _interval(row, name, digits=3):
+  return (f'{row[name]:.{digits}f} [{row[name + "_lo"]:.{digits}f}, '
+          f'{row[name + "_hi"]:.{digits}f}]')
+
+
+def _report_section(tasks, seeds, points, summary, truths, lines):
+  """REPORT.md's section: the summary at 8, 32 and the budget, and the noise floor."""
+  shown = [n for n in (8, 32) if n in points[:-1]] + [points[-1]]
+  ranks = [name for name in summary[0] if name.startswith('rank_at_')]
+  win = next(name for name in summary[0] if name.startswith(f'win_rate_vs_{BASELINE}_at_') and
+             not name.endswith(('_lo', '_hi')))
+  rows = [[row['method']] + [_interval(row, f'regret_at_{n}') for n in shown] +
+          [f'{row[name]:.2f}' for name in ranks] + [_interval(row, win, 2)] for row in summary]
+  floors = [t.regret_floor for t in truths.values() if np.isfinite(t.regret_floor)]
+  return ([report_lib.BENCHMARK_HEADING,
+           f'Generated by `mnms_tf/experiments/benchmark.py`: {len(tasks)} suite tasks, each '
+           f'held out once, x {len(seeds)} seeds; the normalized regret (0: the best config '
+           f'known, 1: a median random one) of the true accuracy (mean test accuracy over '
+           f'unused seeds) of the config each method would deploy, mean with a bootstrap 95% '
+           f'interval over (task, seed). Noise floor: the standard error of μ is '
+           f'{np.median(floors):.3f} in regret units (median over tasks; largest '
+           f'{max(floors):.3f}).', ''] +
+          common.markdown_table(['method'] + [f'regret at {n}' for n in shown] +
+                                [name.replace('_', ' ') for name in ranks] +
+                                [win.replace('_', ' ')], rows) +
+          ['', next(line for line in lines if line.startswith('Indistinguishable')),
+           'All tables, the win rates of every pair and the noise floor per task: '
+           '[benchmark.md](benchmark.md); figures: [benchmark_summary.png]'
+           '(benchmark_summary.png), [benchmark_tasks.png](benchmark_tasks.png).'])
+
+
 def _number(value):
   return f'{value:.4f}' if isinstance(value, (float, np.floating)) else value
 
 
-def _markdown(benchmark, truths, tasks, seeds, methods, points, at, ranks, summary):
+def _markdown(benchmark, truths, tasks, seeds, methods, points, at, summary):
   """benchmark.md: the summary with intervals, win rates at 32, the noise floor, and
   which methods the pairs cannot tell apart."""
   resamples = benchmark.bootstrap_resamples
@@ -394,15 +500,14 @@ def _markdown(benchmark, truths, tasks, seeds, methods, points, at, ranks, summa
            f'regret of the deployed config (0: the best known config, 1: a median random '
            f'one), mean over (task, seed) with a bootstrap 95% interval; rank among the '
            f'{len(methods)} methods (1 best).', '']
-  header = ['method'] + [f'regret at {n}' for n in points] + [
-      f'rank at {n}' for n in points if n in (8, 32)] + ['regret area']
-  rows = []
-  for i, m in enumerate(methods):
-    row = summary[i]
-    cells = [f'{row[1 + 3 * k]:.3f} [{row[2 + 3 * k]:.3f}, {row[3 + 3 * k]:.3f}]'
-             for k in range(len(points))]
-    rows.append([m] + cells + [f'{ranks[i, points.index(n)]:.2f}' for n in points
-                               if n in (8, 32)] + [f'{row[-4]:.3f}'])
+  rank_points = [n for n in points if n in (8, 32)]
+  header = (['method'] + [f'regret at {n}' for n in points] +
+            [f'rank at {n}' for n in rank_points] +
+            ['regret area', 'children to within max(1 point, SE) of μ* (never)'])
+  rows = [[row['method']] + [_interval(row, f'regret_at_{n}') for n in points] +
+          [f'{row[f"rank_at_{n}"]:.2f}' for n in rank_points] +
+          [f'{row["regret_area"]:.3f}',
+           f'{row["children_to_within"]:.1f} ({row["never_within"]})'] for row in summary]
   lines += common.markdown_table(header, rows) + ['']
   versus = 32 if 32 in points else points[-1]
   k = points.index(versus)

@@ -172,19 +172,6 @@ class GroundTruthStore:
     return self._db.execute('SELECT count(*) FROM children').fetchone()[0]
 
 
-def snapshot(source, destination):
-  """Copies the store at path `source` to path `destination` as one consistent file (the
-  SQLite backup API: safe while a benchmark writes to it), e.g. to ship it in the
-  repository or to start a root directory from a shipped one."""
-  if not os.path.exists(source):
-    raise StoreError(f'No ground truth at {source}')
-  os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
-  with contextlib.closing(sqlite3.connect(f'file:{source}?mode=ro', uri=True)) as src, \
-      contextlib.closing(sqlite3.connect(destination + '.tmp')) as dst:
-    src.backup(dst)
-  os.replace(destination + '.tmp', destination)
-
-
 def reference_pool(space, size, seed=0):
   """`size` distinct configs (canonical: children/space.py) drawn stratified at random, the
   same for every task: each parameter's choices in shuffled rounds (every choice once per

@@ -150,6 +150,19 @@ class TrialStore:
     return self._db.execute('SELECT count(*) FROM trials').fetchone()[0]
 
 
+def snapshot(source, destination):
+  """Copies the SQLite database at path `source` (a trial store, the benchmark's ground
+  truth) to path `destination` as one consistent file, with the SQLite backup API: safe
+  while a search writes to it, and with no write-ahead log beside it."""
+  if not os.path.exists(source):
+    raise StoreError(f'No database at {source}')
+  os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
+  with contextlib.closing(sqlite3.connect(f'file:{source}?mode=ro', uri=True)) as src, \
+      contextlib.closing(sqlite3.connect(destination + '.tmp')) as dst:
+    src.backup(dst)
+  os.replace(destination + '.tmp', destination)
+
+
 def result_from_row(row):
   """The ChildResult a stored row records (what a resume takes instead of retraining)."""
   return result_lib.ChildResult(

@@ -18,6 +18,9 @@ from mnms_tf.transfer import measures
 
 FILENAME = 'REPORT.md'
 SUITE_HEADING = '## 6. Transfer across a suite of tasks (the sequel\'s protocol)'
+BENCHMARK_HEADING = '## 7. The benchmark: the true accuracy of the deployed model'
+# Sections after the paper's, each written by its own experiment, kept in this order.
+APPENDED_HEADINGS = (SUITE_HEADING, BENCHMARK_HEADING)
 FIRST_CHILDREN = 16  # "starts better": mean accuracy of a new task's first children
 REACH_FRACTION = 0.95
 
@@ -154,31 +157,41 @@ def make(root_dir, output_dir):
   out += ['', 'Full table: [results_table.md](results_table.md) (CSV beside it).', '']
   os.makedirs(output_dir, exist_ok=True)
   path = os.path.join(output_dir, FILENAME)
-  _, suite = _split_suite_section(path)
-  with open(path, 'w') as f:
-    f.write('\n'.join(out) + ('\n' + suite if suite else ''))
+  _, appended = _split(path)
+  _write(path, '\n'.join(out), appended)
   return path
 
 
-def _split_suite_section(path):
-  """(REPORT.md before the suite experiment's section, the section), '' where absent."""
+def _split(path):
+  """(REPORT.md before the appended sections, {heading: its section}), empty where absent."""
   if not os.path.exists(path):
-    return '', ''
+    return '', {}
   with open(path) as f:
     text = f.read()
-  at = text.find(SUITE_HEADING)
-  return (text, '') if at < 0 else (text[:at], text[at:])
+  starts = sorted((text.find(h), h) for h in APPENDED_HEADINGS if text.find(h) >= 0)
+  if not starts:
+    return text, {}
+  ends = [at for at, _ in starts[1:]] + [len(text)]
+  return text[:starts[0][0]], {h: text[at:end] for (at, h), end in zip(starts, ends)}
 
 
-def write_suite_section(output_dir, lines):
-  """Puts the suite experiment's section (mnms_tf.bin.reproduce --experiment=suite) at the
-  end of REPORT.md, replacing the previous one; the paper's sections are kept."""
-  path = os.path.join(output_dir, FILENAME)
-  before, _ = _split_suite_section(path)
+def _write(path, before, appended):
   if before and not before.endswith('\n\n'):
     before = before.rstrip('\n') + '\n\n'
+  sections = [appended[h].rstrip('\n') + '\n' for h in APPENDED_HEADINGS if h in appended]
   with open(path, 'w') as f:
-    f.write(before + '\n'.join(lines) + '\n')
+    f.write(before + '\n'.join(sections))
+
+
+def write_section(output_dir, lines):
+  """Puts an experiment's section (`lines`, the first one of APPENDED_HEADINGS) after the
+  paper's in REPORT.md, replacing its previous one; every other section is kept."""
+  if lines[0] not in APPENDED_HEADINGS:
+    raise ValueError(f'A REPORT.md section starts with one of {APPENDED_HEADINGS}')
+  path = os.path.join(output_dir, FILENAME)
+  before, appended = _split(path)
+  appended[lines[0]] = '\n'.join(lines) + '\n'
+  _write(path, before, appended)
   return path
 
 

@@ -241,7 +241,7 @@ def make(root_dir, output_dir, task_features=None):
   path = figure(root_dir, protocol, results, output_dir)
   lines = table(root_dir, protocol, results, output_dir)
   agreement = suite_similarity.agreement(output_dir)
-  report.write_suite_section(
+  report.write_section(
       output_dir, section(root_dir, protocol, results, lines, agreement) +
       inference_lines(root_dir, protocol, task_features or suite_experiment.task_features(
           root_dir, paths.default_data_dir()), output_dir))
