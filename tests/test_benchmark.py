@@ -284,7 +284,7 @@ def test_the_binary_refuses_an_unknown_method_in_one_line_and_writes_nothing(tmp
   assert not root.exists()
 
 
-def test_a_new_root_starts_from_a_shipped_ground_truth(tmp_path):
+def test_a_new_root_starts_from_another_roots_ground_truth_and_an_old_one_is_refused(tmp_path):
   targets = synthetic.example_targets(search_space.SearchSpace().sizes)
   evaluator = synthetic.SyntheticChildren(targets, accuracy=_noisy(0.05))
   shipped = tmp_path / 'shipped'
@@ -298,6 +298,11 @@ def test_a_new_root_starts_from_a_shipped_ground_truth(tmp_path):
   assert result.stderr.strip().splitlines()[-1].startswith('benchmark: error: No (task, seed)')
   with ground_truth.GroundTruthStore(str(root), read_only=True) as store:
     assert store.count() == 8 and len(store.truths('a', 2)) == 4
+  again = conftest.run_binary(
+      'mnms_tf.bin.benchmark', '--scale=quick', f'--root_dir={root}', '--skip_search',
+      f'--ground_truth_from={shipped / ground_truth.FILENAME}')
+  assert again.stderr.strip().splitlines()[-1].endswith(
+      'starts a new root directory only (nothing was changed)')
 
 
 def test_report_sections_replace_their_own_and_keep_the_others_in_order(tmp_path):

@@ -38,9 +38,10 @@ _ROOT_DIR = cli.define(flags.DEFINE_string, 'root_dir', None,
                        'Benchmark directory (default: runs/benchmark, or runs/benchmark_quick).')
 _OUTPUT_DIR, _SKIP_SEARCH = cli.define_outputs()  # --output_dir default: quick, ROOT/report
 _GROUND_TRUTH_FROM = flags.DEFINE_string(
-    'ground_truth_from', None, 'A ground-truth store a new root directory starts from '
-    '(default: the one shipped in paper_figures/, if any; \'\' for none). Its children are '
-    'used only where they were trained by the same trainer on the same data (checksums).')
+    'ground_truth_from', None, 'A ground-truth store (another root\'s ground_truth.sqlite) '
+    'that a new root directory starts from: its children trained by the same trainer on the '
+    'same data are not trained again (the quick scale\'s pool and seeds are a prefix of the '
+    'default\'s).')
 _RESUME_FROM = flags.DEFINE_string(
     'resume_from', None, 'A saved state (--save_state_to) to continue from on this machine: '
     'unpacked into a new root directory first.')
@@ -54,19 +55,13 @@ _BACKEND, _RAY_ADDRESS = cli.define_backend(evaluators.BACKENDS)
 cli.define_data_dir()
 cli.define_gin_flags()
 
-SHIPPED_GROUND_TRUTH = os.path.join(cli.PAPER_FIGURES, 'benchmark_ground_truth.sqlite')
-
-
-def _start_from_shipped(root_dir):
-  """A new root starts from the shipped ground truth: the pool children it holds are not
-  trained again (the default scale's seeds 0..4 include the quick scale's 0..2, and the
-  quick pool is a prefix of the default's)."""
-  source = (SHIPPED_GROUND_TRUTH if _GROUND_TRUTH_FROM.value is None else
-            _GROUND_TRUTH_FROM.value)
+def _start_ground_truth_from(source, root_dir):
   target = os.path.join(root_dir, ground_truth.FILENAME)
-  if source and os.path.exists(source) and not os.path.exists(target):
-    store_lib.snapshot(source, target)
-    logging.info('benchmark: ground truth starts from %s', source)
+  if os.path.exists(target):
+    raise errors.UserError(f'{target} exists: --ground_truth_from starts a new root '
+                           f'directory only (nothing was changed)')
+  store_lib.snapshot(source, target)
+  logging.info('benchmark: ground truth starts from %s', source)
 
 
 def main(argv):
@@ -85,7 +80,8 @@ def main(argv):
     benchmark = benchmark_lib.Benchmark()
     if _RESUME_FROM.value:
       benchmark_lib.restore_state(_RESUME_FROM.value, root_dir)
-    _start_from_shipped(root_dir)
+    if _GROUND_TRUTH_FROM.value:
+      _start_ground_truth_from(_GROUND_TRUTH_FROM.value, root_dir)
     if not _SKIP_SEARCH.value:
       with evaluators.Children(data_dir, _WORKERS.value, _BACKEND.value,
                                _RAY_ADDRESS.value) as evaluator:

@@ -13,7 +13,6 @@ measurement continues where it stopped, and nothing is trained or stored twice. 
 it records what decided its children (trainer settings, data checksums: the evaluator's
 description) and refuses children of another trainer or data.
 """
-import contextlib
 import dataclasses
 import json
 import os
@@ -80,17 +79,7 @@ class GroundTruthStore:
     if read_only and not os.path.exists(self.path):
       raise StoreError(f'No ground truth at {self.path}: run the benchmark first')
     os.makedirs(root_dir, exist_ok=True)
-    uri = f'file:{self.path}?mode=ro' if read_only else f'file:{self.path}'
-    try:
-      self._db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
-      self._db.row_factory = sqlite3.Row
-      if not read_only:
-        self._db.execute('PRAGMA journal_mode=WAL')
-        self._db.executescript(_SCHEMA)
-      self._db.execute('SELECT count(*) FROM children').fetchone()
-    except sqlite3.DatabaseError as e:
-      raise StoreError(f'Ground truth {self.path} is unreadable ({e}); it was not '
-                       f'modified') from e
+    self._db = store_lib.connect(self.path, _SCHEMA, 'children', read_only, 'Ground truth')
 
   def close(self):
     self._db.close()
@@ -109,7 +98,7 @@ class GroundTruthStore:
       row = self._db.execute('SELECT description FROM evaluators WHERE task = ?',
                              (task,)).fetchone()
       if row is None:
-        with self._transaction():
+        with store_lib.transaction(self._db):
           self._db.execute('INSERT INTO evaluators VALUES (?, ?)', (task, description))
       elif row['description'] != description:
         stored, now = json.loads(row['description']), json.loads(description)
@@ -126,21 +115,11 @@ class GroundTruthStore:
            result.message, result.val_accuracy if ok else 0.0,
            result.test_accuracy if ok else 0.0, result.total_seconds, time.time())
     try:
-      with self._transaction():
+      with store_lib.transaction(self._db):
         self._db.execute(f'INSERT INTO children VALUES ({", ".join("?" * len(row))})', row)
     except sqlite3.IntegrityError as e:
       raise StoreError(f'Ground truth ({result.task}, {result.config_hash}, seed '
                        f'{seed_index}) is stored already') from e
-
-  @contextlib.contextmanager
-  def _transaction(self):
-    self._db.execute('BEGIN IMMEDIATE')
-    try:
-      yield
-    except BaseException:
-      self._db.execute('ROLLBACK')
-      raise
-    self._db.execute('COMMIT')
 
   def measured(self):
     """{(task, config hash, seed index)} stored."""

@@ -49,6 +49,34 @@ class StoreError(errors.UserError, RuntimeError):
   pass
 
 
+def connect(path, schema, table, read_only, what):
+  """A connection to the SQLite database at `path`: WAL journal and `schema` made unless
+  `read_only`; StoreError (naming it `what`) if it cannot be read, `table` first of all."""
+  uri = f'file:{path}?mode=ro' if read_only else f'file:{path}'
+  try:
+    db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    if not read_only:
+      db.execute('PRAGMA journal_mode=WAL')
+      db.executescript(schema)
+    db.execute(f'SELECT count(*) FROM {table}').fetchone()
+  except sqlite3.DatabaseError as e:
+    raise StoreError(f'{what} {path} is unreadable ({e}); it was not modified') from e
+  return db
+
+
+@contextlib.contextmanager
+def transaction(db):
+  """One write transaction, committed when the block ends, rolled back if it raises."""
+  db.execute('BEGIN IMMEDIATE')
+  try:
+    yield
+  except BaseException:
+    db.execute('ROLLBACK')
+    raise
+  db.execute('COMMIT')
+
+
 class TrialStore:
   """Durable trials of one run directory; rows come back as dicts with `config` decoded."""
 
@@ -56,16 +84,7 @@ class TrialStore:
     self.path = os.path.join(root_dir, FILENAME)
     if read_only and not os.path.exists(self.path):
       raise StoreError(f'No trial store at {self.path}: is {root_dir} a search run directory?')
-    uri = f'file:{self.path}?mode=ro' if read_only else f'file:{self.path}'
-    try:
-      self._db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
-      self._db.row_factory = sqlite3.Row
-      if not read_only:
-        self._db.execute('PRAGMA journal_mode=WAL')
-        self._db.executescript(_SCHEMA)
-      self._db.execute('SELECT count(*) FROM trials').fetchone()
-    except sqlite3.DatabaseError as e:
-      raise StoreError(f'Trial store {self.path} is unreadable ({e}); it was not modified') from e
+    self._db = connect(self.path, _SCHEMA, 'trials', read_only, 'Trial store')
 
   def close(self):
     self._db.close()
@@ -86,23 +105,13 @@ class TrialStore:
                seconds=result.total_seconds, worker=str(worker), reused_from=reused_from,
                started_at=started_at, finished_at=time.time())
     try:
-      with self._transaction():
+      with transaction(self._db):
         cursor = self._db.execute(
             f'INSERT INTO trials ({", ".join(row)}) VALUES ({", ".join("?" * len(row))})',
             list(row.values()))
     except sqlite3.IntegrityError as e:
       raise StoreError(f'Trial (iteration {iteration}, slot {slot}) is stored already') from e
     return cursor.lastrowid
-
-  @contextlib.contextmanager
-  def _transaction(self):
-    self._db.execute('BEGIN IMMEDIATE')
-    try:
-      yield
-    except BaseException:
-      self._db.execute('ROLLBACK')
-      raise
-    self._db.execute('COMMIT')
 
   def _rows(self, where='', params=(), order='ORDER BY iteration, slot', limit=''):
     cursor = self._db.execute(f'SELECT * FROM trials {where} {order} {limit}', params)
