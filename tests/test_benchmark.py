@@ -14,6 +14,7 @@ from mnms_tf.experiments import benchmark as benchmark_lib
 from mnms_tf.experiments import ground_truth
 from mnms_tf.experiments import regret
 from mnms_tf.experiments import suite
+from mnms_tf.experiments.figures import benchmark_report
 from mnms_tf.experiments.figures import report
 from mnms_tf.search import runner
 from mnms_tf.transfer import portfolio
@@ -248,7 +249,7 @@ def test_the_benchmark_scores_every_method_on_every_task_with_the_portfolio_from
     assert truth.mu_star >= truth.mu_median
   assert all(s.regret.min() >= 0 for s in scored)
   out = str(tmp_path / 'report')
-  lines = benchmark_lib.report(root, bench, space, out)
+  lines = benchmark_report.make(root, bench, space, out)
   with open(os.path.join(out, 'benchmark_summary.csv')) as f:
     rows = list(csv.DictReader(f))
   assert [r['method'] for r in rows] == list(bench.methods)

@@ -30,6 +30,7 @@ from mnms_tf import errors
 from mnms_tf.evaluation import evaluators
 from mnms_tf.experiments import benchmark as benchmark_lib
 from mnms_tf.experiments import ground_truth
+from mnms_tf.experiments.figures import benchmark_report
 from mnms_tf.search import store as store_lib
 
 _SCALE = flags.DEFINE_enum('scale', 'default', ['default', 'quick'],
@@ -92,8 +93,9 @@ def main(argv):
       logging.info('benchmark: state with %d finished searches saved to %s', saved,
                    _SAVE_STATE_TO.value)
     try:
-      lines = benchmark_lib.report(root_dir, benchmark, search_space.SearchSpace(), output_dir)
-    except benchmark_lib.NothingToReport as e:
+      lines = benchmark_report.make(root_dir, benchmark, search_space.SearchSpace(),
+                                    output_dir)
+    except benchmark_report.NothingToReport as e:
       if not _SAVE_STATE_TO.value:
         raise
       logging.warning('benchmark: no report yet (%s)', e)
