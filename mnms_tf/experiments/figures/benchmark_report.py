@@ -32,7 +32,7 @@ def make(root_dir, benchmark, space, output_dir):
   truths, scored = benchmark_lib.scores(root_dir, benchmark, space)
   if not scored:
     raise NothingToReport(f'No (task, seed) with every method finished and measured in '
-                           f'{root_dir}: run the benchmark first')
+                          f'{root_dir}: run the benchmark first')
   methods = benchmark.methods
   budget = len(scored[0].regret)
   points = benchmark_lib.report_points(benchmark.checkpoints, budget)
