@@ -16,21 +16,22 @@ from mnms_tf.experiments import regret
 from mnms_tf.experiments import suite
 from mnms_tf.experiments.figures import benchmark_report
 from mnms_tf.experiments.figures import report
+from mnms_tf.search import incumbent
 from mnms_tf.search import runner
 from mnms_tf.transfer import portfolio
 
 
 def test_deployed_by_best_draw_and_by_best_mean():
   hashes, val = ['a', 'b', 'c', 'a'], [0.5, 0.7, 0.7, 0.9]
-  assert regret.deployed(hashes, val) == ['a', 'b', 'b', 'a']  # the first of a tie stays
+  assert incumbent.deployed(hashes, val) == ['a', 'b', 'b', 'a']  # the first of a tie stays
   hashes, val = ['a', 'b', 'a', 'b'], [0.9, 0.8, 0.5, 0.8]
-  assert regret.deployed(hashes, val, regret.BEST_DRAW) == ['a', 'a', 'a', 'a']
+  assert incumbent.deployed(hashes, val, incumbent.BEST_DRAW) == ['a', 'a', 'a', 'a']
   # means: a 0.9 | a 0.9, b 0.8 | a 0.7, b 0.8 | a 0.7, b 0.8
-  assert regret.deployed(hashes, val, regret.BEST_MEAN) == ['a', 'a', 'b', 'b']
+  assert incumbent.deployed(hashes, val, incumbent.BEST_MEAN) == ['a', 'a', 'b', 'b']
   # equal means: the config drawn more often
-  assert regret.deployed(['a', 'b', 'b'], [0.6, 0.6, 0.6], regret.BEST_MEAN) == ['a', 'a', 'b']
+  assert incumbent.deployed(['a', 'b', 'b'], [0.6, 0.6, 0.6], incumbent.BEST_MEAN) == ['a', 'a', 'b']
   with pytest.raises(ValueError, match='deploy rule'):
-    regret.deployed(hashes, val, 'luckiest')
+    incumbent.deployed(hashes, val, 'luckiest')
 
 
 def test_normalized_regret_and_reading_curves_at_children_and_seconds():
@@ -146,7 +147,7 @@ def test_deploying_by_best_mean_beats_the_best_draw_under_heavy_noise(tmp_path):
   values = [t.test for t in truths.values()]
   truth = benchmark_lib.TaskTruth(truths, max(values), float(np.median(values)), 0.0, 0.0, 0.0,
                                   1.0)
-  by_rule = {rule: [] for rule in regret.DEPLOY_RULES}
+  by_rule = {rule: [] for rule in incumbent.RULES}
   for seed in range(12):
     run = str(tmp_path / f'seed_{seed}')
     runner.search(run, runner.Budget(6), evaluator, tasks=['t'], seed=seed,
@@ -158,10 +159,10 @@ def test_deploying_by_best_mean_beats_the_best_draw_under_heavy_noise(tmp_path):
                                   [r['config'] for r in rows],
                                   np.array([r['val_accuracy'] for r in rows]),
                                   np.array([r['seconds'] for r in rows]))
-    for rule in regret.DEPLOY_RULES:
+    for rule in incumbent.RULES:
       by_rule[rule].append(benchmark_lib.score(search, truth, rule, (8, 32)).regret[-1])
-  assert np.mean(by_rule[regret.BEST_MEAN]) < np.mean(by_rule[regret.BEST_DRAW])
-  assert regret.win_rate(by_rule[regret.BEST_MEAN], by_rule[regret.BEST_DRAW])[0] > 0.5
+  assert np.mean(by_rule[incumbent.BEST_MEAN]) < np.mean(by_rule[incumbent.BEST_DRAW])
+  assert regret.win_rate(by_rule[incumbent.BEST_MEAN], by_rule[incumbent.BEST_DRAW])[0] > 0.5
 
 
 def _random():

@@ -176,7 +176,7 @@ def test_a_network_stored_before_ensembles_loads_as_one_network(trained, tmp_pat
 def test_a_search_evaluates_the_suggestions_first(trained, tmp_path):
   _, _, network = trained
   evaluator = synthetic.SyntheticChildren(TARGETS, accuracy=synthetic.AccuracyLike())
-  with pytest.raises(runner.RunDirError, match='give both or neither'):
+  with pytest.raises(runner.RunDirError, match='give it with one of them'):
     runner.search(str(tmp_path / 'none'), runner.Budget(iterations=1), evaluator,
                   tasks=['t33'], initial_configs='suggested')
   task_features = synthetic.SyntheticTaskFeatures(TARGETS)
@@ -190,3 +190,37 @@ def test_a_search_evaluates_the_suggestions_first(trained, tmp_path):
   assert info['value_network'] == os.path.abspath(network.model_dir)
   with store_lib.TrialStore(str(tmp_path / 'run'), read_only=True) as store:
     assert [r['config'] for r in store.trials()[:3]] == expected
+
+
+@pytest.mark.slow  # the trained fixture: a 112-iteration search and a fitted ensemble
+def test_model_assisted_sampling_trains_what_the_network_rates_best_and_resumes_exactly(
+    trained, tmp_path):
+  _, _, network = trained
+  task_features = synthetic.SyntheticTaskFeatures(TARGETS)
+
+  def search(root_dir, iterations, **settings):
+    runner.search(str(root_dir), runner.Budget(iterations=iterations),
+                  synthetic.SyntheticChildren(TARGETS, accuracy=synthetic.AccuracyLike()),
+                  create_controller=controller_lib.ControllerFactory(kind='random'),
+                  task_features=task_features, tasks=['t33'], children_per_iteration=8,
+                  seed=5, **settings)
+    with store_lib.TrialStore(str(root_dir), read_only=True) as store:
+      return [(r['config_hash'], r['val_accuracy']) for r in store.trials()]
+
+  assisted = dict(candidates_per_slot=16, value_network=network.model_dir)
+  plain, chosen = search(tmp_path / 'plain', 3), search(tmp_path / 'assisted', 3, **assisted)
+  # the same random proposals, but the network's picks among 16 per slot score far higher
+  assert np.mean([v for _, v in chosen]) > np.mean([v for _, v in plain]) + 0.1
+  assert len({h for h, _ in chosen}) == len(chosen)  # never the same config twice
+  info = json.loads((tmp_path / 'assisted' / 'run.json').read_text())
+  assert info['candidates_per_slot'] == 16 and info['acquisition']['exploration'] == 1.0
+  assert info['task_representations']['t33'] == pytest.approx(
+      list(task_features.representation('t33')))
+  # stopped after one iteration and resumed without a task-features service: the same
+  search(tmp_path / 'resumed', 1, **assisted)
+  runner.search(str(tmp_path / 'resumed'), runner.Budget(iterations=3),
+                synthetic.SyntheticChildren(TARGETS, accuracy=synthetic.AccuracyLike()),
+                create_controller=controller_lib.ControllerFactory(kind='random'),
+                tasks=['t33'], children_per_iteration=8, seed=5, **assisted)
+  with store_lib.TrialStore(str(tmp_path / 'resumed'), read_only=True) as store:
+    assert [(r['config_hash'], r['val_accuracy']) for r in store.trials()] == chosen

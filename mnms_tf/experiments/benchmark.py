@@ -38,6 +38,7 @@ from mnms_tf.experiments import ground_truth
 from mnms_tf.experiments import regret
 from mnms_tf.experiments import searches
 from mnms_tf.experiments import suite
+from mnms_tf.search import incumbent
 from mnms_tf.search import run_dir as run_dir_lib
 from mnms_tf.search import store as store_lib
 from mnms_tf.transfer import portfolio as portfolio_lib
@@ -45,7 +46,7 @@ from mnms_tf.transfer import value_network
 
 BENCHMARK = 'benchmark.json'
 METHODS = ('random', 'scratch', 'transfer', 'warm_configs', 'suggested', 'portfolio', 'tpe',
-           'tpe_warm', 'keras_tuner')
+           'tpe_warm', 'keras_tuner', 'assisted', 'assisted_retrain')
 BASELINE = 'random'
 # What must be equal for stored searches and ground truth to be reused; the rest (seeds,
 # methods, the report's settings) may grow or change between runs.
@@ -63,7 +64,7 @@ class Benchmark:
   pretraining_iterations: each fold's pre-training search (over the other folds' tasks).
   pool_size / truth_seeds: the reference pool, and the seeds of every ground truth.
   checkpoints: the n at which regret is reported (and the whole budget).
-  deploy_rules: method -> how it deploys (regret.DEPLOY_RULES); default best_draw.
+  deploy_rules: method -> how it deploys (incumbent.RULES); default best_draw.
   """
   folds: Sequence[Sequence[str]]
   methods: Sequence[str] = METHODS
@@ -89,10 +90,10 @@ class Benchmark:
     if unknown:
       raise errors.UserError(f'Benchmark.methods: unknown {unknown}; known: '
                              f'{list(suite.VARIANTS)}')
-    bad_rules = {m: r for m, r in self.deploy_rules.items() if r not in regret.DEPLOY_RULES}
+    bad_rules = {m: r for m, r in self.deploy_rules.items() if r not in incumbent.RULES}
     if bad_rules:
       raise errors.UserError(f'Benchmark.deploy_rules: {bad_rules}; rules: '
-                             f'{list(regret.DEPLOY_RULES)}')
+                             f'{list(incumbent.RULES)}')
     if self.truth_seeds < 2:
       raise errors.UserError('Benchmark.truth_seeds: at least 2 (a standard error needs 2)')
 
@@ -101,7 +102,7 @@ class Benchmark:
     return [task for fold in self.folds for task in fold]
 
   def deploy_rule(self, method):
-    return self.deploy_rules.get(method, regret.BEST_DRAW)
+    return self.deploy_rules.get(method, incumbent.BEST_DRAW)
 
   def fold_protocol(self, index):
     held_out = self.folds[index]
@@ -166,7 +167,7 @@ def _pretrained(fold, protocol):
   restored state's is not fitted again (its record names the directories it came from)."""
   if not searches.finished(os.path.join(fold, suite.PRETRAIN), protocol.pretraining_iterations):
     return False
-  if 'suggested' not in protocol.variants:
+  if not suite.reads_value_network(protocol.variants):
     return True
   model_dir = os.path.join(fold, suite.VALUE_NETWORK)
   if not os.path.exists(os.path.join(model_dir, value_network.INFO)):
@@ -278,7 +279,7 @@ def deployed_configs(root_dir, benchmark):
   wanted = {}
   for s in finished_searches(root_dir, benchmark):
     by_hash = dict(zip(s.hashes, s.configs))
-    for h in regret.deployed(s.hashes, s.val, benchmark.deploy_rule(s.method)):
+    for h in incumbent.deployed(s.hashes, s.val, benchmark.deploy_rule(s.method)):
       wanted.setdefault((s.task, h), by_hash[h])
   return [(task, config) for (task, _), config in wanted.items()]
 
@@ -344,7 +345,7 @@ class Scored:
 
 def score(search, truth, rule, checkpoints):
   """Scored for one finished search (None if a deployed config has no ground truth yet)."""
-  chosen = regret.deployed(search.hashes, search.val, rule)
+  chosen = incumbent.deployed(search.hashes, search.val, rule)
   if any(h not in truth.truths for h in chosen):
     return None
   mu = np.array([truth.truths[h].test for h in chosen])

@@ -2,42 +2,14 @@
 
 Pure functions over arrays, so each is tested on hand-computed numbers. A search is a
 sequence of children (config hash, validation draw, child-seconds); after n of them it
-deploys one config (`deployed`); the config's quality is its ground truth μ
-(experiments/ground_truth.py), and the search's normalized regret at n is
+deploys one config (by its rule: search/incumbent.py); the config's quality is its ground
+truth μ (experiments/ground_truth.py), and the search's normalized regret at n is
 (μ* - μ(deployed_n)) / (μ* - μ_med): 0 is the best config known, 1 a median random one.
 Methods are compared per (task, seed) pair: average ranks, win rates with a paired
 bootstrap interval, and means with a bootstrap interval over the pairs.
 """
 import numpy as np
 from scipy import stats
-
-BEST_DRAW, BEST_MEAN = 'best_draw', 'best_mean'
-DEPLOY_RULES = (BEST_DRAW, BEST_MEAN)
-
-
-def deployed(config_hashes, val_accuracies, rule=BEST_DRAW):
-  """The config hash deployed after each n = 1..len children.
-
-  best_draw: the child with the best validation accuracy so far (the first on ties): what
-    every method here deploys by default.
-  best_mean: the config whose draws so far have the best mean validation accuracy (more
-    draws, then the earliest first on ties): for methods that re-train configs.
-  """
-  if rule not in DEPLOY_RULES:
-    raise ValueError(f'deploy rule must be one of {DEPLOY_RULES}, got {rule!r}')
-  chosen, best, sums, counts, first = [], None, {}, {}, {}
-  for n, (config_hash, accuracy) in enumerate(zip(config_hashes, val_accuracies)):
-    if rule == BEST_DRAW:
-      if best is None or accuracy > best[0]:
-        best = (accuracy, config_hash)
-      chosen.append(best[1])
-      continue
-    sums[config_hash] = sums.get(config_hash, 0.0) + accuracy
-    counts[config_hash] = counts.get(config_hash, 0) + 1
-    first.setdefault(config_hash, n)
-    chosen.append(max(sums, key=lambda h: (sums[h] / counts[h], counts[h], -first[h])))
-  return chosen
-
 
 def normalized_regret(mu, mu_star, mu_median):
   """(μ* - μ) / (μ* - μ_med), elementwise; μ* = μ_med (a task where every config scores

@@ -63,6 +63,16 @@ VARIANTS = {
     # benchmark.py) bar for any method that claims to transfer; ROOT/portfolio.json.
     'portfolio': {'transfer': False, 'controller': 'random', 'initial_configs': 'portfolio',
                   'num_initial_configs': 8, 'portfolio': PORTFOLIO},
+    # MNMS as the proposal distribution of a meta-learned model-based search (search/
+    # proposals.py, transfer/assisted.py): `suggested`, then the value network, corrected
+    # online by the task's children, picks 8 of the controller's 128 samples; and with 2 of
+    # every 8 slots re-training the most promising configs (deployed by shrunk mean:
+    # the benchmark's deploy_rules).
+    'assisted': {'transfer': True, 'task_embedding_init': 'similarity_weighted',
+                 'initial_configs': 'suggested', 'candidates_per_slot': 16},
+    'assisted_retrain': {'transfer': True, 'task_embedding_init': 'similarity_weighted',
+                         'initial_configs': 'suggested', 'candidates_per_slot': 16,
+                         'retrain_slots': 2, 'max_draws': 4},
 }
 SUITE_VARIANTS = ('scratch', 'random', 'transfer', 'nearest', 'similarity_weighted',
                   'warm_configs', 'suggested')
@@ -127,13 +137,13 @@ def run_searches(root_dir, protocol, evaluator, task_features):
 
 
 def pretrain(root_dir, protocol, evaluator, task_features):
-  """ROOT/pretrain, then, for the 'suggested' variant, ROOT/value_network: what every
+  """ROOT/pretrain, then, for variants that read it, ROOT/value_network: what every
   held-out search may start from."""
   logging.info('=== pre-training on %d tasks: %d iterations ===',
                len(protocol.pretraining_tasks), protocol.pretraining_iterations)
   runner.search(os.path.join(root_dir, PRETRAIN), runner.Budget(protocol.pretraining_iterations),
                 evaluator, tasks=list(protocol.pretraining_tasks), seed=0)
-  if 'suggested' in protocol.variants:
+  if reads_value_network(protocol.variants):
     fit_value_network(root_dir, protocol, task_features)
 
 
@@ -149,6 +159,12 @@ def held_out_searches(root_dir, protocol):
           for variant in protocol.variants]
 
 
+def reads_value_network(variants):
+  """Whether a variant starts from the value network's suggestions or picks with it."""
+  return any(VARIANTS[v].get('initial_configs') == 'suggested' or
+             VARIANTS[v].get('candidates_per_slot', 1) > 1 for v in variants)
+
+
 def _search_arguments(root_dir, variant):
   arguments = dict(VARIANTS[variant])
   if arguments.pop('transfer'):
@@ -157,7 +173,7 @@ def _search_arguments(root_dir, variant):
   for key in ('configs_from', 'portfolio'):
     if key in arguments:
       arguments[key] = os.path.join(root_dir, arguments[key])
-  if arguments.get('initial_configs') == 'suggested':
+  if reads_value_network([variant]):
     arguments['value_network'] = os.path.join(root_dir, VALUE_NETWORK)
   return arguments
 

@@ -36,7 +36,7 @@ RUN_INFO, CONFIG_GIN, OPERATIVE_GIN, LOCK = 'run.json', 'config.gin', 'operative
 CHECKPOINTS, TENSORBOARD = 'checkpoints', 'tensorboard'
 FORMAT = 2  # of run.json; 1 (before 2026-11-26) recorded only tasks, controller kind and seed
 DERIVED = ('controller_tasks', 'task_similarities',  # recorded, but follow from the rest
-           'initial_config_list')
+           'initial_config_list', 'task_representations')
 
 # Settings added to run.json after format 2, with the value that reproduces what a run
 # written before them did.
@@ -49,6 +49,11 @@ _ADDED_SETTINGS = {
     'value_network': None,
     'configs_from': None,
     'portfolio': None,
+    'retrain_slots': 0,
+    'max_draws': 4,
+    'candidates_per_slot': 1,
+    'acquisition': None,
+    'task_representations': None,
 }
 _ADDED_TRAINER_SETTINGS = {
     'whole_vocabulary_share': None,  # children from before it never trained it

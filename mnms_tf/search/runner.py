@@ -5,8 +5,9 @@ create_environment_fn)`: a controller factory (`controllers.factory.ControllerFa
 MNMS agent, random search or a peer), an evaluator (`evaluators.Children` on worker
 processes or Ray actors, or `synthetic.SyntheticChildren`) and, for warm starts, a
 task-features service. Where a transfer starts and which configs go first is decided by
-mnms_tf/transfer/warm_start.py; the run directory's record by run_dir.py; checkpoints by
-checkpoints.py; the runner only runs the loop.
+mnms_tf/transfer/warm_start.py; what each iteration's slots hold (the controller's samples,
+re-trains, a value network's picks) by proposals.py; the run directory's record by
+run_dir.py; checkpoints by checkpoints.py; the runner only runs the loop.
 
 Each iteration draws one of the search's tasks uniformly (the paper's multitask schedule),
 the controller samples `children_per_iteration` configs for it, the evaluator trains them,
@@ -48,6 +49,7 @@ import tensorflow as tf
 
 from mnms_tf.controllers import factory as controller_lib
 from mnms_tf.search import checkpoints
+from mnms_tf.search import proposals
 from mnms_tf.search import run_dir as run_dir_lib
 from mnms_tf.search import store as store_lib
 from mnms_tf.search import summaries as summaries_lib
@@ -76,9 +78,10 @@ class Budget:
 
 @gin.configurable('search')
 @dataclasses.dataclass(frozen=True)
-class SearchSettings(warm_start.WarmStart):
+class SearchSettings(warm_start.WarmStart, proposals.ProposalSettings):
   """What decides a search's trials (gin: `search.*`; all but `checkpoint_every` go to
-  run.json), with the warm-start settings it inherits (transfer/warm_start.py).
+  run.json), with the warm-start and slot-filling settings it inherits
+  (transfer/warm_start.py, search/proposals.py).
 
   tasks: names of the tasks searched for, drawn uniformly each iteration.
   children_per_iteration: configs sampled and evaluated per iteration.
@@ -115,7 +118,9 @@ class SearchSettings(warm_start.WarmStart):
     if create_controller.synchronous_only and self.pipelined:
       raise RunDirError('On-policy REINFORCE learns from samples of the policy it updates: '
                         'bind search.pipelined = False (the synchronous loop)')
-    super().check(self.init_from, self.children_per_iteration)
+    super().check(self.init_from, self.children_per_iteration, self.assisted)
+    self.check_proposals(create_controller.kind, self.children_per_iteration,
+                         self.reuse_evaluated)
 
 
 def child_seed(seed, iteration, slot):
@@ -165,6 +170,7 @@ def _start_or_resume(run, settings, known_tasks, create_controller, evaluator, t
       init_from=(os.path.abspath(settings.init_from) if settings.init_from else
                  (stored or {}).get('init_from')),
       pipelined=settings.pipelined, **warm_start.WarmStart.record(settings),
+      **proposals.ProposalSettings.record(settings),
       search_space=evaluator.space.describe(), controller=create_controller.describe(),
       evaluator=evaluator.describe(tasks))
   if stored is not None:
@@ -174,7 +180,8 @@ def _start_or_resume(run, settings, known_tasks, create_controller, evaluator, t
                          evaluator.space)
   # A transferred controller's old tasks come first.
   controller_tasks = known_tasks + [t for t in tasks if t not in known_tasks]
-  return run.create(dict(wanted, controller_tasks=controller_tasks, **plan))
+  return run.create(dict(wanted, controller_tasks=controller_tasks, **plan,
+                         **settings.proposal_plan(task_features, tasks)))
 
 
 @dataclasses.dataclass
@@ -239,28 +246,29 @@ class _SearchLoop:
     if self.checkpointer.restore('the search state'):
       logging.info('Resuming %s at iteration %d', run.root_dir, int(self.iteration))
     self.ahead = ahead
-    self.first_iterations = _first_iterations(self.seed, self.tasks)
-    self.first_configs = warm_start.first_configs(info)
-    self.sampled = collections.deque(
-        self._new_iteration(int(self.iteration) + k, *restored)
-        for k, restored in enumerate(ahead.read()))
-    while len(self.sampled) <= self.lookahead:
-      self.sampled.append(self._new_iteration(int(self.iteration) + len(self.sampled)))
+    self.filler = proposals.SlotFiller(info, self.controller, self.space,
+                                       _first_iterations(self.seed, self.tasks))
+    self.sampled = collections.deque()
 
-  def _new_iteration(self, index, actions=None, log_probabilities=None):
-    """Iteration `index`, sampled now (the first of a task with its first configs, if it
-    has any), or as sampled before the checkpoint (`actions` given)."""
+  def _sample_ahead(self, store):
+    """The iterations sampled but not learned from: as checkpointed, then new ones."""
+    if not self.sampled:
+      self.sampled.extend(self._new_iteration(int(self.iteration) + k, store, *restored)
+                          for k, restored in enumerate(self.ahead.read()))
+    while len(self.sampled) <= self.lookahead:
+      self.sampled.append(self._new_iteration(int(self.iteration) + len(self.sampled), store))
+
+  def _new_iteration(self, index, store, actions=None, log_probabilities=None):
+    """Iteration `index`, filled now (search/proposals.py) from the task's children of
+    the iterations complete by then, or as sampled before the checkpoint (`actions`)."""
     task = self.tasks[iteration_task(self.seed, index, len(self.tasks))]
     task_indices = [self.controller.task_index(task)] * self.width
     if actions is None:
-      actions, log_probabilities = self.controller.sample(task_indices)
-      given = self.first_configs.get(task)
-      if self.first_iterations[task] == index and given:
-        given = np.array([self.space.to_actions(c) for c in given])
-        actions, log_probabilities = np.array(actions), np.array(log_probabilities)
-        actions[:len(given)] = given
-        log_probabilities[:len(given)] = self.controller.log_probabilities(
-            task_indices[:len(given)], given)
+      history = store.trials(task=task, before_iteration=index - self.lookahead)
+      pending = {self.space.config_hash(self.space.to_config(a))
+                 for it in self.sampled if it.task == task for a in it.actions}
+      actions, log_probabilities = self.filler.fill(index, task, task_indices, history,
+                                                    pending)
     return _Iteration(index, task, task_indices, np.asarray(actions, np.int64),
                       np.asarray(log_probabilities, np.float32))
 
@@ -289,7 +297,7 @@ class _SearchLoop:
                             it.index)
     scalars = self.controller.train()
     self.sampled.popleft()
-    self.sampled.append(self._new_iteration(it.index + self.lookahead + 1))
+    self.sampled.append(self._new_iteration(it.index + self.lookahead + 1, store))
     self.iteration.assign(it.index + 1)
     return scalars
 
@@ -300,6 +308,7 @@ class _SearchLoop:
       summaries.hparams(dict(self.info, root_dir=self.run_dir.root_dir))
     started, done, stopped_by, saved = time.time(), 0, 'budget', int(self.iteration)
     with store:
+      self._sample_ahead(store)
       self._start_what_the_budget_allows(store, budget, started)
       while self.sampled[0].results is not None:
         it = self.sampled[0]

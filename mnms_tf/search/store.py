@@ -117,12 +117,14 @@ class TrialStore:
     cursor = self._db.execute(f'SELECT * FROM trials {where} {order} {limit}', params)
     return [dict(row, config=json.loads(row['config'])) for row in cursor]
 
-  def trials(self, task=None, status=None):
-    """Every trial in search order, optionally of one task and status."""
+  def trials(self, task=None, status=None, before_iteration=None):
+    """Every trial in search order, optionally of one task and status, and of iterations
+    before `before_iteration`."""
     clauses, params = [], []
-    for column, value in (('task', task), ('status', status)):
+    for clause, value in (('task = ?', task), ('status = ?', status),
+                          ('iteration < ?', before_iteration)):
       if value is not None:
-        clauses.append(f'{column} = ?')
+        clauses.append(clause)
         params.append(value)
     return self._rows(f'WHERE {" AND ".join(clauses)}' if clauses else '', params)
 

@@ -189,14 +189,19 @@ class ValueNetwork:
     that the network is never asked to extrapolate."""
     return np.clip((np.asarray(representation, np.float32) - self.low) / self.span, 0, 1)
 
-  def predict(self, representation, distributions, pessimism=0.0):
-    """Predicted accuracies [N] of configs given as [N, sum(sizes)] distributions: the
-    members' mean, less `pessimism` times their standard deviation."""
+  def member_scores(self, representation, distributions):
+    """[members, N] each member's prediction for configs given as [N, sum(sizes)]
+    distributions."""
     distributions = tf.convert_to_tensor(distributions, tf.float32)
     features = tf.tile(self.task_features(representation)[None],
                        [tf.shape(distributions)[0], 1])
     inputs = tf.concat([features, distributions], axis=1)
-    scores = tf.stack([member(inputs) for member in self.members])
+    return tf.stack([member(inputs) for member in self.members])
+
+  def predict(self, representation, distributions, pessimism=0.0):
+    """Predicted accuracies [N] of configs given as [N, sum(sizes)] distributions: the
+    members' mean, less `pessimism` times their standard deviation."""
+    scores = self.member_scores(representation, distributions)
     predicted = tf.reduce_mean(scores, axis=0)
     if pessimism:
       predicted -= pessimism * tf.math.reduce_std(scores, axis=0)

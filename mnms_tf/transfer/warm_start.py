@@ -39,7 +39,8 @@ class WarmStart:
     first slots of the first iteration that searches it; the controller learns from them
     with their log-probabilities under its policy.
   num_initial_configs: how many.
-  value_network: with 'suggested', a fitted value network's directory.
+  value_network: with 'suggested' (or model-assisted sampling: search/proposals.py), a
+    fitted value network's directory.
   configs_from: with 'nearest_best' and no transfer, the past search whose stored trials
     give the configs (a transfer takes them from init_from).
   portfolio: with 'portfolio', a portfolio file (transfer/portfolio.py): its first
@@ -53,8 +54,9 @@ class WarmStart:
   configs_from: Optional[str] = None
   portfolio: Optional[str] = None
 
-  def check(self, init_from, children_per_iteration):
-    """RunDirError for settings that cannot work together; writes nothing."""
+  def check(self, init_from, children_per_iteration, assisted=False):
+    """RunDirError for settings that cannot work together; writes nothing (`assisted`:
+    the search's proposals read the value network too)."""
     if self.task_embedding_init not in TASK_EMBEDDING_INITS:
       raise RunDirError(f'search.task_embedding_init must be one of {TASK_EMBEDDING_INITS}, '
                         f'got {self.task_embedding_init!r}')
@@ -65,9 +67,9 @@ class WarmStart:
       raise RunDirError(f'search.num_initial_configs must be between 1 and '
                         f'children_per_iteration ({children_per_iteration}), got '
                         f'{self.num_initial_configs}')
-    if (self.initial_configs == 'suggested') != (self.value_network is not None):
-      raise RunDirError("search.initial_configs = 'suggested' and search.value_network go "
-                        "together: give both or neither")
+    if (self.initial_configs == 'suggested' or assisted) != (self.value_network is not None):
+      raise RunDirError("search.value_network is read by initial_configs = 'suggested' and by "
+                        "candidates_per_slot > 1: give it with one of them, or neither")
     if self.configs_from and (init_from or self.initial_configs != 'nearest_best'):
       raise RunDirError("search.configs_from is where a search that does not transfer takes "
                         "its 'nearest_best' initial configs: give it with initial_configs = "

@@ -188,7 +188,7 @@ def _figures(output_dir, methods, points, at, ranks, by_method, tasks, truths):
   benchmark_tasks.png (per task, regret against children and child-equivalents, mean over
   seeds, band min-max)."""
   plt = common.plt
-  colors = dict(zip(methods, plt.cm.tab10.colors))
+  colors = {m: plt.cm.tab20(i % 20) for i, m in enumerate(methods)}
   figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
   for i, m in enumerate(methods):
     bounds = np.array([regret.bootstrap_mean(at[m][:, k]) for k in range(len(points))])
