@@ -133,6 +133,8 @@ class MNMSAgent(tf.Module):
     num_steps = len(self.sizes)
     self._sample = tf.function(self.behaviour.decode, input_signature=[
         tf.TensorSpec([None], tf.int32), tf.TensorSpec([num_steps, 2], tf.int64)])
+    self._log_probabilities = tf.function(self._behaviour_log_probabilities, input_signature=[
+        tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, num_steps], tf.int32)])
     self._learn_from_replay = tf.function(self._replay_steps)
     self._learn = tf.function(self._learner_step, input_signature=[
         tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, num_steps], tf.int32),
@@ -169,11 +171,14 @@ class MNMSAgent(tf.Module):
   def log_probabilities(self, tasks, actions):
     """Behaviour log-probabilities [B] of given configs (e.g. ones evaluated first), as
     `sample` returns them for its own draws."""
-    actions = tf.constant(actions, tf.int32)
-    logits = self.behaviour.unroll(tf.constant(tasks, tf.int32), actions)
+    return self._log_probabilities(tf.constant(tasks, tf.int32),
+                                   tf.constant(actions, tf.int32)).numpy()
+
+  def _behaviour_log_probabilities(self, tasks, actions):
+    logits = self.behaviour.unroll(tasks, actions)
     return tf.reduce_sum(tf.stack(
         [tf.gather(tf.nn.log_softmax(logits[k]), actions[:, k], batch_dims=1)
-         for k in range(len(self.sizes))], axis=1), axis=1).numpy()
+         for k in range(len(self.sizes))], axis=1), axis=1)
 
   def greedy(self, task):
     """The controller's current best guess for a task: argmax at every step."""

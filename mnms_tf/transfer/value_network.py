@@ -172,6 +172,12 @@ class ValueNetwork:
       member(tf.zeros([1, len(self.low) + sum(self.space.sizes)]))  # builds the weights
       self.optimizers.append(keras.optimizers.Adam(self.settings.learning_rate))
       self.optimizers[-1].build(member.trainable_variables)
+    # Compiled: eager, the 8 members' layers cost ~130 ms a call, too much for each
+    # iteration of a model-assisted search (transfer/assisted.py).
+    self._member_scores = tf.function(
+        lambda inputs: tf.stack([member(inputs) for member in self.members]),
+        input_signature=[tf.TensorSpec([None, len(self.low) + sum(self.space.sizes)],
+                                       tf.float32)], autograph=False)
     self.epoch = tf.Variable(0, dtype=tf.int64)
     # Member 0 under the names of a single network's checkpoint.
     tracked = {f'{name}{f"_{k}" if k else ""}': value for k, pair in enumerate(
@@ -195,8 +201,7 @@ class ValueNetwork:
     distributions = tf.convert_to_tensor(distributions, tf.float32)
     features = tf.tile(self.task_features(representation)[None],
                        [tf.shape(distributions)[0], 1])
-    inputs = tf.concat([features, distributions], axis=1)
-    return tf.stack([member(inputs) for member in self.members])
+    return self._member_scores(tf.concat([features, distributions], axis=1))
 
   def predict(self, representation, distributions, pessimism=0.0):
     """Predicted accuracies [N] of configs given as [N, sum(sizes)] distributions: the
