@@ -17,6 +17,7 @@ from mnms_tf.experiments import suite
 from mnms_tf.experiments.figures import benchmark_report
 from mnms_tf.experiments.figures import report
 from mnms_tf.search import incumbent
+from mnms_tf.search import run_dir as run_dir_lib
 from mnms_tf.search import runner
 from mnms_tf.transfer import portfolio
 
@@ -202,23 +203,25 @@ FOLDS = [['a', 'c'], ['b', 'd']]
 
 @pytest.fixture(scope='module')
 def synthetic_benchmark(tmp_path_factory):
-  """Five methods (random, a transfer, the value network's, the portfolio and warm TPE:
-  each kind of start) on 4 synthetic tasks in 2 folds, noisy children, one seed, 16
-  children per search."""
+  """Six methods (random, a transfer, the value network's, the portfolio, warm TPE and the
+  model-assisted MNMS that re-trains, deployed by shrunk mean: each kind of start and of
+  deployment) on 4 synthetic tasks in 2 folds, noisy children, one seed, 16 children per
+  search."""
   sizes = search_space.SearchSpace().sizes
   targets = synthetic.example_targets(sizes)
   targets['d'] = [0] * (len(sizes) - 1) + [1]  # b's kind
   evaluator = synthetic.SyntheticChildren(targets, accuracy=_noisy(0.03))
   bench = benchmark_lib.Benchmark(
-      folds=FOLDS, methods=['random', 'transfer', 'suggested', 'portfolio', 'tpe_warm'], seeds=1,
-      held_out_iterations=2, pretraining_iterations=6, pool_size=24, truth_seeds=3,
-      bootstrap_resamples=200)
+      folds=FOLDS, methods=['random', 'transfer', 'suggested', 'portfolio', 'tpe_warm',
+                            'assisted_retrain'],
+      seeds=1, held_out_iterations=2, pretraining_iterations=6, pool_size=24, truth_seeds=3,
+      deploy_rules={'assisted_retrain': 'shrunk_mean'}, bootstrap_resamples=200)
   root = str(tmp_path_factory.mktemp('benchmark'))
   benchmark_lib.run(root, bench, evaluator, synthetic.SyntheticTaskFeatures(targets))
   return root, bench, evaluator, targets
 
 
-@pytest.mark.slow  # 20 synthetic searches, 2 pre-trainings and value networks
+@pytest.mark.slow  # 24 synthetic searches, 2 pre-trainings and value networks
 def test_the_benchmark_scores_every_method_on_every_task_with_the_portfolio_from_other_folds(
     synthetic_benchmark, tmp_path):
   root, bench, evaluator, targets = synthetic_benchmark
@@ -249,6 +252,15 @@ def test_the_benchmark_scores_every_method_on_every_task_with_the_portfolio_from
                                                space), abs=0.06)
     assert truth.mu_star >= truth.mu_median
   assert all(s.regret.min() >= 0 for s in scored)
+  by_key = {(s.task, s.method, s.seed): s for s in searches}
+  for s in scored:
+    # the first model's gap (for `suggested`, the value network's top suggestion's)
+    truth, search = truths[s.task], by_key[(s.task, s.method, s.seed)]
+    assert s.first_gap == pytest.approx(truth.mu_star - truth.truths[search.hashes[0]].test)
+  for fold in range(len(FOLDS)):  # (2 iterations, pipelined: too few to re-train in)
+    info = run_dir_lib.read_info(suite.held_out_dir(benchmark_lib.fold_dir(root, fold),
+                                                    FOLDS[fold][0], 'assisted_retrain', 0))
+    assert (info['retrain_slots'], info['candidates_per_slot']) == (2, 16)
   out = str(tmp_path / 'report')
   lines = benchmark_report.make(root, bench, space, out)
   with open(os.path.join(out, 'benchmark_summary.csv')) as f:
@@ -260,6 +272,7 @@ def test_the_benchmark_scores_every_method_on_every_task_with_the_portfolio_from
           row[f'regret_at_{n}_hi'])
   assert {'rank_at_8', 'win_rate_vs_random_at_16', 'tasks', 'seeds'} <= set(rows[0])
   assert rows[0]['tasks'] == '4' and rows[0]['seeds'] == '1'
+  assert all(0 <= int(r['first_within_1_point']) <= 4 for r in rows)
   ranks = [float(r['rank_at_8']) for r in rows]
   assert np.mean(ranks) == pytest.approx((len(rows) + 1) / 2)
   for name in ('benchmark_tasks.csv', 'benchmark.md', 'benchmark_summary.png',

@@ -332,7 +332,9 @@ def report_points(checkpoints, budget):
 @dataclasses.dataclass(frozen=True)
 class Scored:
   """One search's measures: regret after each child and at each child-equivalent budget,
-  its area, and the children until the deployed μ is within tolerance of μ*."""
+  its area, the children until the deployed μ is within tolerance of μ*, and how far the
+  first deployed config's μ is below μ* (accuracy; for `suggested`, the value network's
+  top suggestion)."""
   task: str
   method: str
   seed: int
@@ -341,6 +343,7 @@ class Scored:
   area: float
   reach: int
   reached: bool
+  first_gap: float
 
 
 def score(search, truth, rule, checkpoints):
@@ -355,7 +358,7 @@ def score(search, truth, rule, checkpoints):
       mu, truth.mu_star, [max(0.01, truth.truths[h].test_se) for h in chosen])
   return Scored(search.task, search.method, search.seed, curve,
                 regret.at_seconds(curve, search.seconds, grid), regret.area(curve), reach,
-                reached)
+                reached, truth.mu_star - mu[0])
 
 
 def scores(root_dir, benchmark, space):
