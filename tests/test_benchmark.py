@@ -275,6 +275,11 @@ def test_the_benchmark_scores_every_method_on_every_task_with_the_portfolio_from
   assert all(0 <= int(r['first_within_1_point']) <= 4 for r in rows)
   ranks = [float(r['rank_at_8']) for r in rows]
   assert np.mean(ranks) == pytest.approx((len(rows) + 1) / 2)
+  with open(os.path.join(out, 'benchmark_rules.csv')) as f:
+    by_rule = {(r['method'], r['rule']): r for r in csv.DictReader(f)}
+  assert set(by_rule) == {(m, r) for m in bench.methods for r in bench.compared_rules}
+  for method in bench.methods:  # its own rule deploys the same configs: a tie, always
+    assert float(by_rule[(method, bench.deploy_rule(method))]['win_rate_vs_own_rule_at_16']) == 0.5
   for name in ('benchmark_tasks.csv', 'benchmark.md', 'benchmark_summary.png',
                'benchmark_tasks.png'):
     assert os.path.getsize(os.path.join(out, name)) > 0

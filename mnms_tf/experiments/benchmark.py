@@ -65,6 +65,9 @@ class Benchmark:
   pool_size / truth_seeds: the reference pool, and the seeds of every ground truth.
   checkpoints: the n at which regret is reported (and the whole budget).
   deploy_rules: method -> how it deploys (incumbent.RULES); default best_draw.
+  compared_rules: every method is also scored deploying by each of these (their configs'
+    ground truth is measured too), so that what a deployment rule alone is worth shows
+    apart from the search that feeds it.
   """
   folds: Sequence[Sequence[str]]
   methods: Sequence[str] = METHODS
@@ -75,12 +78,14 @@ class Benchmark:
   truth_seeds: int = 5
   checkpoints: Sequence[int] = (1, 2, 4, 8, 16, 32)
   deploy_rules: dict = dataclasses.field(default_factory=dict, hash=False)
+  compared_rules: Sequence[str] = (incumbent.BEST_DRAW, incumbent.SHRUNK_MEAN)
   bootstrap_resamples: int = 2000
 
   def __post_init__(self):
     object.__setattr__(self, 'folds', tuple(tuple(f) for f in self.folds))
     object.__setattr__(self, 'methods', tuple(self.methods))
     object.__setattr__(self, 'checkpoints', tuple(self.checkpoints))
+    object.__setattr__(self, 'compared_rules', tuple(self.compared_rules))
     if len(self.folds) < 2:
       raise errors.UserError('Benchmark.folds: at least 2 folds, so that every fold has '
                              'tasks to learn from')
@@ -91,8 +96,10 @@ class Benchmark:
       raise errors.UserError(f'Benchmark.methods: unknown {unknown}; known: '
                              f'{list(suite.VARIANTS)}')
     bad_rules = {m: r for m, r in self.deploy_rules.items() if r not in incumbent.RULES}
+    bad_rules.update({'compared_rules': r for r in self.compared_rules
+                      if r not in incumbent.RULES})
     if bad_rules:
-      raise errors.UserError(f'Benchmark.deploy_rules: {bad_rules}; rules: '
+      raise errors.UserError(f'Benchmark.deploy_rules or compared_rules: {bad_rules}; rules: '
                              f'{list(incumbent.RULES)}')
     if self.truth_seeds < 2:
       raise errors.UserError('Benchmark.truth_seeds: at least 2 (a standard error needs 2)')
@@ -275,12 +282,14 @@ def finished_searches(root_dir, benchmark):
 
 
 def deployed_configs(root_dir, benchmark):
-  """[(task, config)] every finished search deploys after some n (its method's rule)."""
+  """[(task, config)] every finished search deploys after some n (by its method's rule
+  and by each compared rule)."""
   wanted = {}
   for s in finished_searches(root_dir, benchmark):
     by_hash = dict(zip(s.hashes, s.configs))
-    for h in incumbent.deployed(s.hashes, s.val, benchmark.deploy_rule(s.method)):
-      wanted.setdefault((s.task, h), by_hash[h])
+    for rule in dict.fromkeys([benchmark.deploy_rule(s.method), *benchmark.compared_rules]):
+      for h in incumbent.deployed(s.hashes, s.val, rule):
+        wanted.setdefault((s.task, h), by_hash[h])
   return [(task, config) for (task, _), config in wanted.items()]
 
 
@@ -361,14 +370,15 @@ def score(search, truth, rule, checkpoints):
                 reached, truth.mu_star - mu[0])
 
 
-def scores(root_dir, benchmark, space):
-  """(task -> TaskTruth, [Scored] of the (task, seed) pairs every method has finished)."""
+def scores(root_dir, benchmark, space, rule=None):
+  """(task -> TaskTruth, [Scored] of the (task, seed) pairs every method has finished),
+  each method deploying by its own rule, or by `rule`."""
   truths = task_truths(root_dir, benchmark, space)
   scored = collections.defaultdict(dict)
   missing = 0
   for s in finished_searches(root_dir, benchmark):
     if s.task in truths:
-      measured = score(s, truths[s.task], benchmark.deploy_rule(s.method),
+      measured = score(s, truths[s.task], rule or benchmark.deploy_rule(s.method),
                        benchmark.checkpoints)
       if measured is None:
         missing += 1

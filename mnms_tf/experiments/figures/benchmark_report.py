@@ -3,7 +3,8 @@
   python -m mnms_tf.bin.benchmark --skip_search [--root_dir=runs/benchmark]
 
 benchmark_summary.csv (one row per method), benchmark_tasks.csv (per task and method, with
-the noise floor), benchmark.md (the tables with intervals, every pair's win rate, the
+the noise floor), benchmark_rules.csv (every method under each compared deployment rule),
+benchmark.md (the tables with intervals, every pair's win rate, the
 methods the pairs cannot tell apart, the noise floor per task), benchmark_summary.png,
 benchmark_tasks.png and REPORT.md's section 7.
 """
@@ -47,7 +48,7 @@ def make(root_dir, benchmark, space, output_dir):
   seeds = sorted({s.seed for s in scored})
 
   rank_points = [n for n in (8, 32) if n in points]
-  versus = 32 if 32 in points else budget
+  versus = _versus(points)
   win = f'win_rate_vs_{BASELINE}_at_{versus}'
   summary = []  # one dict per method, keyed by the CSV's columns
   for i, m in enumerate(methods):
@@ -93,14 +94,56 @@ def make(root_dir, benchmark, space, output_dir):
     with open(os.path.join(output_dir, name), 'w', newline='') as f:
       csv.writer(f).writerows([header] + [[_number(v) for v in r] for r in rows])
   lines = _markdown(benchmark, truths, tasks, seeds, methods, points, at, summary)
+  lines += _rules(root_dir, benchmark, space, scored, points, output_dir)
   with open(os.path.join(output_dir, 'benchmark.md'), 'w') as f:
     f.write('\n'.join(lines) + '\n')
   report_lib.write_section(output_dir, _report_section(tasks, seeds, points, summary, truths,
                                                        lines))
   _figures(output_dir, methods, points, at, ranks, by_method, tasks, truths)
-  logging.info('Wrote benchmark_summary.csv, benchmark_tasks.csv, benchmark.md and figures '
+  logging.info('Wrote benchmark_summary.csv, benchmark_tasks.csv, benchmark_rules.csv, '
+               'benchmark.md and figures '
                'in %s', output_dir)
   return lines
+
+
+def _rules(root_dir, benchmark, space, scored, points, output_dir):
+  """benchmark_rules.csv and benchmark.md's lines: every method deploying by each compared
+  rule, on the pairs scored under its own, and the win rate of the rule over its own."""
+  own = {(s.task, s.seed, s.method): s for s in scored}
+  versus = _versus(points)
+  k = points.index(versus)
+  shown = [n for n in (8, 32) if n in points[:-1]] + [points[-1]]
+  header = ['method', 'rule', 'pairs'] + [f'regret_at_{n}' for n in shown] + [
+      f'win_rate_vs_own_rule_at_{versus}', 'lo', 'hi']
+  rows = []
+  for rule in benchmark.compared_rules:
+    _, by_rule = benchmark_lib.scores(root_dir, benchmark, space, rule)
+    for m in benchmark.methods:
+      pairs = [(own[key], s) for s in by_rule if s.method == m
+               for key in [(s.task, s.seed, s.method)] if key in own]
+      if not pairs:
+        continue
+      mine = np.array([regret.at_children(s.regret, points) for _, s in pairs])
+      theirs = np.array([regret.at_children(o.regret, points) for o, _ in pairs])
+      rows.append([m, rule, len(pairs)] + [mine[:, points.index(n)].mean() for n in shown] +
+                  list(regret.win_rate(mine[:, k], theirs[:, k],
+                                       benchmark.bootstrap_resamples)))
+  with open(os.path.join(output_dir, 'benchmark_rules.csv'), 'w', newline='') as f:
+    csv.writer(f).writerows([header] + [[_number(v) for v in r] for r in rows])
+  return ['Every method deploying by each rule (search/incumbent.py) on the same searches: mean '
+          f'regret, and the win rate of the rule over the method\'s own rule at {versus} '
+          'children (0.5: the same configs; "~": its interval holds 0.5):', ''] + (
+              common.markdown_table(
+                  ['method', 'rule', 'pairs'] + [f'regret at {n}' for n in shown] +
+                  [f'win rate over its own rule at {versus}'],
+                  [r[:3] + [f'{v:.3f}' for v in r[3:3 + len(shown)]] +
+                   [f'{"~" if r[-2] <= 0.5 <= r[-1] else ""}{r[-3]:.2f} '
+                    f'[{r[-2]:.2f}, {r[-1]:.2f}]'] for r in rows]) + [''])
+
+
+def _versus(points):
+  """The n at which methods are compared pairwise: 32 (issue 27), or the whole budget."""
+  return 32 if 32 in points else points[-1]
 
 
 def _interval(row, name, digits=3):
@@ -159,7 +202,7 @@ def _markdown(benchmark, truths, tasks, seeds, methods, points, at, summary):
            f'{row["children_to_within"]:.1f} ({row["never_within"]})',
            f'{row["first_within_1_point"]} of {row["tasks"]}'] for row in summary]
   lines += common.markdown_table(header, rows) + ['']
-  versus = 32 if 32 in points else points[-1]
+  versus = _versus(points)
   k = points.index(versus)
   lines += [f'Win rate of the row over the column at {versus} children (a tie counts one '
             f'half), with a paired bootstrap 95% interval; "~" where the interval holds 0.5:',
