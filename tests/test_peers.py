@@ -1,6 +1,7 @@
-"""The peers (Optuna's TPE, Keras Tuner's Bayesian optimisation) behind the controller
-interface: they learn from what they are told, resume exactly, warm-start by hand, and
-their settings are the run's (run.json); and which controllers need the synchronous loop."""
+"""The peers (Optuna's TPE, Keras Tuner's Bayesian optimisation, SMAC3) behind the
+controller interface: they learn from what they are told, resume exactly, warm-start by
+hand, and their settings are the run's (run.json); SMAC re-trains its incumbents on new
+seeds; and which controllers need the synchronous loop."""
 import json
 
 import gin
@@ -47,7 +48,7 @@ def test_proposals_follow_the_told_rewards(kind):
   rewards = (told == target).mean(axis=1)
   pending = told[:2] * 0 + target  # the target itself is already being trained
   proposed = np.array(peers.PROPOSERS[kind](SPACE, told, rewards, pending, 6, seed=3,
-                                            settings=peers.DEFAULTS[kind]))
+                                            settings=peers.settings(kind)))
   assert proposed.shape == (6, len(SPACE.sizes))
   assert (proposed == target).mean() > rewards.mean() + 0.1  # uniform draws: 0.27
   assert not any((p == target).all() for p in proposed)
@@ -64,6 +65,20 @@ def test_an_interrupted_peer_search_resumes_exactly(kind, tmp_path):
   assert summary['iterations'] == 6
   assert _trials(tmp_path / 'resumed') == _trials(tmp_path / 'whole')
   assert len({json.dumps(t[3]) for t in _trials(tmp_path / 'whole')}) > 4  # not one config
+
+
+def test_smac_retrains_its_incumbents_on_new_seeds(tmp_path):
+  runner.search(str(tmp_path), runner.Budget(iterations=5),
+                synthetic.SyntheticChildren(TARGETS, accuracy=synthetic.AccuracyLike()),
+                create_controller=controller_lib.ControllerFactory(kind='smac'), tasks=['a'],
+                children_per_iteration=8, seed=1)
+  by_config = {}
+  for _, _, _, config, seed in _trials(tmp_path):
+    by_config.setdefault(json.dumps(config, sort_keys=True), []).append(seed)
+  repeated = [seeds for seeds in by_config.values() if len(seeds) > 1]
+  assert repeated and all(len(set(seeds)) == len(seeds) for seeds in repeated)
+  assert max(len(seeds) for seeds in by_config.values()) <= peers.settings('smac')[
+      'max_config_calls']
 
 
 def test_a_warm_started_tpe_search_evaluates_the_nearest_tasks_best_first(tmp_path):
@@ -144,7 +159,7 @@ def test_a_description_without_peer_settings_reads_as_the_defaults_of_then():
   """Runs from before run.json recorded them were made with these defaults."""
   gin.bind_parameter('tpe_sampler.n_startup_trials', 3)
   gin.bind_parameter('bayesian_oracle.beta', 1.0)
-  for kind in peers.PROPOSERS:
+  for kind in peers.DEFAULTS:  # (SMAC came after: its runs record them)
     rebuilt = controller_lib.ControllerFactory.from_description({'kind': kind, 'agent': None})
     assert rebuilt.describe() == {'kind': kind, 'agent': None, 'peer': peers.DEFAULTS[kind]}
   assert peers.DEFAULTS == {

@@ -3,7 +3,7 @@
 A controller proposes configs (as one action index per search-space parameter) for a
 task and learns from their rewards. The runner knows nothing else about it: the MNMS
 agent (agent.py here), random search (random_search.py) and the peers a user would pick
-instead (Optuna's TPE, Keras Tuner's Bayesian optimisation: peers.py) all implement
+instead (Optuna's TPE, Keras Tuner's Bayesian optimisation, SMAC3: peers.py) all implement
 `Controller`, behind the same six calls.
 
 `ControllerFactory` is what the runner is handed (like dopamine's `create_agent_fn`): its
@@ -52,9 +52,9 @@ class Controller(Protocol):
 @dataclasses.dataclass(frozen=True)
 class ControllerFactory:
   """`kind`: 'mnms' (the paper's controller; `agent` settings), 'random' (uniform), 'tpe'
-  (Optuna) or 'keras_tuner' (Bayesian optimisation). `peer`: a peer's settings (plain
-  data); None takes what gin's `tpe_sampler` or `bayesian_oracle` binds when the factory
-  is made, so that the factory, not the gin config at each proposal, defines the run."""
+  (Optuna), 'keras_tuner' (Bayesian optimisation) or 'smac' (SMAC3). `peer`: a peer's
+  settings (plain data); None takes what gin's `tpe_sampler`, `bayesian_oracle` or
+  `smac_optimizer` binds when the factory is made, so that the factory, not the gin config at each proposal, defines the run."""
   kind: str = 'mnms'
   agent: agent_lib.AgentSettings = dataclasses.field(default_factory=agent_lib.AgentSettings)
   peer: dict = dataclasses.field(default=None, hash=False)

@@ -1,7 +1,8 @@
 """The searchers a user would pick instead of MNMS, behind the controller interface.
 
-Optuna's TPE (`ControllerFactory.kind = 'tpe'`) and Keras Tuner's Bayesian optimisation
-oracle (`'keras_tuner'`), each driven through its library's ask/tell API, run by the same
+Optuna's TPE (`ControllerFactory.kind = 'tpe'`), Keras Tuner's Bayesian optimisation
+oracle (`'keras_tuner'`) and SMAC3's random-forest Bayesian optimisation with
+intensification (`'smac'`), each driven through its library's ask/tell API, run by the same
 runner as MNMS: the same children, child seeds, budget, store and resume. So a comparison
 of searchers differs only in what each proposes.
 
@@ -16,10 +17,18 @@ of searchers differs only in what each proposes.
   untold configs; every batch rebuilds the study (or oracle) from them with a seed drawn
   from (seed, batches asked). Rebuilding costs a little per batch, nothing next to a child.
 - Peers have no policy: their log-probabilities are 0 (the runner's entropy scalar reads 0).
-- Settings: gin's `tpe_sampler.*` and `bayesian_oracle.*`, resolved once (`settings`) into
+- SMAC runs with `deterministic=False`: its intensifier re-trains incumbents on new seeds
+  (up to `max_config_calls` draws of a config), which the runner trains with the slot's own
+  child seed; the k-th draw of a config is told to SMAC as its k-th seed. Rebuilt from the
+  history each batch like the others, its intensifier's queue restarts from the runhistory
+  each time (which SMAC supports: it queues the configs it finds there); its seed is the
+  run's, so that the initial design is the same list in every rebuild.
+- Settings: gin's `tpe_sampler.*`, `bayesian_oracle.*` and `smac_optimizer.*`, resolved
+  once (`settings`) into
   the controller factory, which records them in run.json: a resume with others is refused,
   and a restored peer proposes as the run did, whatever the caller's gin binds.
 """
+import functools
 import tempfile
 import warnings
 
@@ -211,8 +220,70 @@ def propose_keras_tuner(space, told_actions, told_rewards, pending_actions, coun
   return proposals
 
 
-PROPOSERS = {'tpe': propose_tpe, 'keras_tuner': propose_keras_tuner}
-SETTINGS = {'tpe': tpe_settings, 'keras_tuner': keras_tuner_settings}
+@gin.configurable('smac_optimizer')
+def smac_settings(n_initial_configs=10, max_config_calls=3):
+  """SMAC3's HyperparameterOptimizationFacade with its defaults but the initial design's
+  size (its default scales with the trial budget, which a peer is not told; 10 as TPE's
+  startup trials); `max_config_calls`: its intensifier's draws per config."""
+  return dict(n_initial_configs=n_initial_configs, max_config_calls=max_config_calls)
+
+
+def propose_smac(space, told_actions, told_rewards, pending_actions, count, seed, settings,
+                 run_seed=0):
+  """`count` configs (as actions) that SMAC3 asks for next (module doc), the search space as
+  one categorical hyperparameter of choice indices per parameter; `seed` (the batch's) is
+  not used: SMAC's is the run's."""
+  del seed
+  import ConfigSpace  # pylint: disable=g-import-not-at-top
+  import smac  # pylint: disable=g-import-not-at-top
+  from smac.runhistory import dataclasses as smac_trials  # pylint: disable=g-import-not-at-top
+  configuration_space = ConfigSpace.ConfigurationSpace(seed=run_seed)
+  for key, size in zip(space.keys, space.sizes):
+    configuration_space.add(ConfigSpace.Categorical(key, list(range(size))))
+  facade = smac.HyperparameterOptimizationFacade
+
+  def configuration(actions):
+    return ConfigSpace.Configuration(configuration_space, {
+        k: int(a) for k, a in zip(space.keys, actions)})
+
+  with tempfile.TemporaryDirectory() as output_dir:
+    scenario = smac.Scenario(configuration_space, deterministic=False, n_trials=2 ** 31 - 1,
+                             seed=run_seed, output_directory=output_dir)
+    optimizer = facade(
+        scenario, lambda config, seed=0: 0.0, overwrite=True, logging_level=40,
+        # (its initial design once enough is told, as TPE's startup trials: the same first
+        # configs in every rebuild until then, and none after)
+        initial_design=facade.get_initial_design(scenario, n_configs=(
+            settings['n_initial_configs'] if len(told_actions) < settings['n_initial_configs']
+            else 0)),
+        intensifier=facade.get_intensifier(scenario,
+                                           max_config_calls=settings['max_config_calls']))
+    optimizer.intensifier.__post_init__()  # what its first ask would do: draws its seeds
+    seeds = [k.seed for k in optimizer.intensifier.get_instance_seed_keys_of_interest()]
+    draws = {}
+
+    def seed_of(actions):
+      """The k-th draw of a config is told as SMAC's k-th seed (None past its last)."""
+      key = tuple(int(a) for a in actions)
+      draws[key] = draws.get(key, 0) + 1
+      return seeds[draws[key] - 1] if draws[key] <= len(seeds) else None
+
+    for actions, reward in zip(told_actions, told_rewards):
+      trial_seed = seed_of(actions)
+      if trial_seed is not None:
+        optimizer.tell(smac_trials.TrialInfo(configuration(actions), seed=trial_seed),
+                       smac_trials.TrialValue(cost=-float(reward)))
+    for actions in pending_actions:
+      trial_seed = seed_of(actions)
+      if trial_seed is not None:
+        optimizer.runhistory.add_running_trial(
+            smac_trials.TrialInfo(configuration(actions), seed=trial_seed))
+    return [[int(trial.config[k]) for k in space.keys]
+            for trial in (optimizer.ask() for _ in range(count))]
+
+
+PROPOSERS = {'tpe': propose_tpe, 'keras_tuner': propose_keras_tuner, 'smac': propose_smac}
+SETTINGS = {'tpe': tpe_settings, 'keras_tuner': keras_tuner_settings, 'smac': smac_settings}
 # The settings of every run whose run.json does not record them (written before 2026-12-02):
 # the defaults then. Not the functions' defaults, which may change.
 DEFAULTS = {'tpe': {'constant_liar': True, 'n_startup_trials': 10, 'multivariate': False},
@@ -225,4 +296,7 @@ def settings(kind):
 
 
 def create(kind, task_names, space, seed, peer_settings):
-  return _Peer(task_names, space, seed, PROPOSERS[kind], peer_settings, name=kind)
+  propose = PROPOSERS[kind]
+  if kind == 'smac':
+    propose = functools.partial(propose_smac, run_seed=seed)
+  return _Peer(task_names, space, seed, propose, peer_settings, name=kind)

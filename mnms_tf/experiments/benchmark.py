@@ -46,7 +46,7 @@ from mnms_tf.transfer import value_network
 
 BENCHMARK = 'benchmark.json'
 METHODS = ('random', 'scratch', 'transfer', 'warm_configs', 'suggested', 'portfolio', 'tpe',
-           'tpe_warm', 'keras_tuner', 'assisted', 'assisted_retrain')
+           'tpe_warm', 'keras_tuner', 'smac', 'assisted', 'assisted_retrain')
 BASELINE = 'random'
 # What must be equal for stored searches and ground truth to be reused; the rest (seeds,
 # methods, the report's settings) may grow or change between runs.

@@ -53,11 +53,14 @@ VARIANTS = {
                   'initial_configs': 'suggested'},
     # The searchers a user would pick instead (controllers/peers.py; experiments/peers.py):
     # Optuna's TPE, also warm-started by hand (`enqueue_trial`) with the best configs of the
-    # most similar pre-training task, and Keras Tuner's Bayesian optimisation.
+    # most similar pre-training task, Keras Tuner's Bayesian optimisation and SMAC3.
     'tpe': {'transfer': False, 'controller': 'tpe'},
     'tpe_warm': {'transfer': False, 'controller': 'tpe', 'initial_configs': 'nearest_best',
                  'configs_from': PRETRAIN},
     'keras_tuner': {'transfer': False, 'controller': 'keras_tuner'},
+    # SMAC3 (random forest, intensification with deterministic=False: it re-trains its
+    # incumbents on new seeds; the benchmark deploys it by best mean, as its incumbent).
+    'smac': {'transfer': False, 'controller': 'smac'},
     # A zero-shot portfolio (transfer/portfolio.py) over the pre-training tasks' ground
     # truth, one iteration of it, then random search: the benchmark's (experiments/
     # benchmark.py) bar for any method that claims to transfer; ROOT/portfolio.json.
