@@ -96,7 +96,7 @@ class Benchmark:
       raise errors.UserError(f'Benchmark.methods: unknown {unknown}; known: '
                              f'{list(suite.VARIANTS)}')
     bad_rules = {m: r for m, r in self.deploy_rules.items() if r not in incumbent.RULES}
-    bad_rules.update({'compared_rules': r for r in self.compared_rules
+    bad_rules.update({f'compared_rules[{i}]': r for i, r in enumerate(self.compared_rules)
                       if r not in incumbent.RULES})
     if bad_rules:
       raise errors.UserError(f'Benchmark.deploy_rules or compared_rules: {bad_rules}; rules: '

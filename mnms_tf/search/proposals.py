@@ -28,7 +28,7 @@ from mnms_tf.transfer import warm_start
 
 RunDirError = run_dir_lib.RunDirError
 # The controllers whose samples the filler may replace or choose among: a peer (TPE, Keras
-# Tuner) is told the result of the config it asked for.
+# Tuner, SMAC) is told the result of the config it asked for.
 _FILLABLE = ('mnms', 'random')
 
 
