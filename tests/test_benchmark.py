@@ -2,6 +2,7 @@
 portfolio, and the whole protocol on noisy synthetic children whose true values are known."""
 import csv
 import os
+import sqlite3
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from mnms_tf.experiments.figures import report
 from mnms_tf.search import incumbent
 from mnms_tf.search import run_dir as run_dir_lib
 from mnms_tf.search import runner
+from mnms_tf.search import store as store_lib
 from mnms_tf.transfer import portfolio
 
 
@@ -199,6 +201,34 @@ def test_benchmark_refuses_bad_protocols_and_another_root(tmp_path):
 
 
 FOLDS = [['a', 'c'], ['b', 'd']]
+
+
+def test_the_benchmark_finishes_and_measures_a_seed_on_every_fold_before_the_next(tmp_path):
+  """So that a benchmark stopped part-way scores every task at the seeds it finished."""
+  targets = synthetic.example_targets(search_space.SearchSpace().sizes)
+  targets['d'] = targets['b']
+  evaluator = synthetic.SyntheticChildren(targets, accuracy=_noisy(0.03))
+  bench = benchmark_lib.Benchmark(folds=FOLDS, methods=['random'], seeds=2,
+                                  held_out_iterations=1, pool_size=4, truth_seeds=2)
+  root = str(tmp_path)
+  benchmark_lib.run(root, bench, evaluator, synthetic.SyntheticTaskFeatures(targets))
+  times = {0: [], 1: []}  # seed -> [(started, finished)] of its searches' children
+  for index, fold in enumerate(FOLDS):
+    for task in fold:
+      for seed in times:
+        with store_lib.TrialStore(suite.held_out_dir(benchmark_lib.fold_dir(root, index), task,
+                                                     'random', seed), read_only=True) as store:
+          times[seed] += [(r['started_at'], r['finished_at']) for r in store.trials()]
+  seed_1_starts = min(started for started, _ in times[1])
+  assert max(finished for _, finished in times[0]) <= seed_1_starts
+  seed_0 = [s for s in benchmark_lib.finished_searches(root, bench) if s.seed == 0]
+  deployed = {(s.task, h) for s in seed_0 for rule in bench.compared_rules
+              for h in incumbent.deployed(s.hashes, s.val, rule)}
+  with sqlite3.connect(os.path.join(root, ground_truth.FILENAME)) as db:
+    rows = [(task, h, finished) for task, h, finished in db.execute(
+        'SELECT task, config_hash, finished_at FROM children') if (task, h) in deployed]
+  assert len(rows) == bench.truth_seeds * len(deployed)
+  assert max(finished for _, _, finished in rows) <= seed_1_starts
 
 
 @pytest.fixture(scope='module')

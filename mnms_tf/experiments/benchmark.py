@@ -16,8 +16,9 @@ runner, with the same child seeds in each slot and the same budget. Stages, each
   1. the reference pool's ground truth: `pool_size` stratified random configs, the same
      for every task, `truth_seeds` children each (what μ_med(t) and the portfolio read);
   2. per fold: pre-training (when a method transfers), the value network (`suggested`),
-     the zero-shot portfolio (`portfolio`: transfer/portfolio.py) and every held-out search;
-  3. the ground truth of every config a finished search deploys at any n;
+     the zero-shot portfolio (`portfolio`: transfer/portfolio.py);
+  3. seed by seed: every fold's held-out searches of that seed, then the ground truth of
+     every config a finished search deploys at any n;
   4. the report (experiments/figures/benchmark_report.py): paper_figures/benchmark_*.
 μ*(t) is the best μ among the pool and the deployed configs; μ_med(t) the median pool μ.
 """
@@ -154,19 +155,28 @@ def run(root_dir, benchmark, evaluator, task_features):
                len(benchmark.tasks), benchmark.truth_seeds)
   ground_truth.measure(root_dir, evaluator, [(t, c) for c in pool for t in benchmark.tasks],
                        benchmark.truth_seeds)
-  for index in range(len(benchmark.folds)):
+  folds = range(len(benchmark.folds))
+  for index in folds:
     protocol, fold = benchmark.fold_protocol(index), fold_dir(root_dir, index)
     protocol.save(fold)
     if _pretrains(protocol.variants) and not _pretrained(fold, protocol):
       suite.pretrain(fold, protocol, evaluator, task_features)
     if 'portfolio' in protocol.variants:
       write_portfolio(root_dir, benchmark, index, evaluator.space)
-    searches.run_here([job for job in suite.held_out_searches(fold, protocol)
-                       if not searches.finished(job.run_dir, job.iterations)],
-                      evaluator, task_features)
-  logging.info('=== the ground truth of the deployed configs ===')
-  ground_truth.measure(root_dir, evaluator, deployed_configs(root_dir, benchmark),
-                       benchmark.truth_seeds)
+  # Seed by seed over every fold, each seed's deployed configs measured before the next:
+  # a benchmark stopped part-way (it spans sessions at its default scale) scores every
+  # task and method at the seeds it finished.
+  for seed in range(benchmark.seeds):
+    for index in folds:
+      searches.run_here([job for job in suite.held_out_searches(fold_dir(root_dir, index),
+                                                                benchmark.fold_protocol(index))
+                         if job.arguments['seed'] == seed and
+                         not searches.finished(job.run_dir, job.iterations)],
+                        evaluator, task_features)
+    logging.info('=== seed %d of %d: the ground truth of the deployed configs ===', seed + 1,
+                 benchmark.seeds)
+    ground_truth.measure(root_dir, evaluator, deployed_configs(root_dir, benchmark),
+                         benchmark.truth_seeds)
 
 
 def _pretrained(fold, protocol):
