@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_hub as hub
+import threadpoolctl
 
 from conftest import TINY_OOV_BUCKETS, TINY_WORDS
 from mnms_tf.data import online
@@ -115,11 +116,24 @@ def test_malformed_gin_binding_is_a_specific_error():
     configs.parse([], ['module_handle.handles = {'])
 
 
-def test_reduce_dimension_has_unit_mean_norm():
-  raw = np.random.default_rng(1).normal(size=(200, 16)).astype(np.float32)
+def test_reduce_dimension_is_pca_with_unit_mean_norm_the_same_for_any_thread_count():
+  rng = np.random.default_rng(1)
+  raw = (rng.normal(size=(3000, 64)) * np.linspace(3, 0.1, 64)).astype(np.float32)
   reduced = vector_sources.reduce_dimension(raw, 5)
-  assert reduced.shape == (200, 5)
-  assert np.linalg.norm(reduced, axis=1).mean() == pytest.approx(1.0, rel=1e-5)
+  assert reduced.shape == (3000, 5)
+  assert np.linalg.norm(reduced, axis=1).mean() == pytest.approx(1.0, rel=1e-3)
+  # the principal subspace, each component's sign fixed (up to the rounding grid)
+  centered = raw - raw.mean(axis=0)
+  top = np.linalg.svd(centered, full_matrices=False)[2][:5].T
+  top *= np.sign(top[np.abs(top).argmax(axis=0), np.arange(5)])
+  expected = centered @ top
+  expected /= np.linalg.norm(expected, axis=1).mean()
+  np.testing.assert_allclose(reduced, expected, atol=2 * vector_sources.GRID)
+  # what a machine with another BLAS thread count (or kernel) computes: the same bytes
+  with threadpoolctl.threadpool_limits(2):
+    again = vector_sources.reduce_dimension(raw, 5)
+  assert again.tobytes() == reduced.tobytes()
+  assert np.array_equal(np.round(reduced / vector_sources.GRID) * vector_sources.GRID, reduced)
 
 
 def test_offline_module_build_is_idempotent_and_follows_its_recipe(tmp_path, monkeypatch):

