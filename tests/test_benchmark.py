@@ -9,6 +9,7 @@ import pytest
 
 import conftest
 from mnms_tf import errors
+from mnms_tf.children import result as result_lib
 from mnms_tf.children import space as search_space
 from mnms_tf.evaluation import synthetic
 from mnms_tf.experiments import benchmark as benchmark_lib
@@ -17,6 +18,7 @@ from mnms_tf.experiments import regret
 from mnms_tf.experiments import suite
 from mnms_tf.experiments.figures import benchmark_report
 from mnms_tf.experiments.figures import report
+from mnms_tf.search import child_cache
 from mnms_tf.search import incumbent
 from mnms_tf.search import run_dir as run_dir_lib
 from mnms_tf.search import runner
@@ -375,6 +377,66 @@ class _Counting(synthetic.SyntheticChildren):
   def submit(self, key, job):
     self.submitted += 1
     super().submit(key, job)
+
+
+def test_the_child_cache_keeps_successes_only_and_refuses_other_children(tmp_path):
+  targets = synthetic.example_targets(search_space.SearchSpace().sizes)
+  trained = []
+
+  class FailsFirst(synthetic.SyntheticChildren):
+    def _score(self, task, config, seed):
+      trained.append(seed)
+      result = super()._score(task, config, seed)
+      return result_lib.failed(result, 'NaN loss', 0.0) if len(trained) == 1 else result
+
+  evaluator = FailsFirst(targets, accuracy=_noisy(0.05))
+  config = evaluator.space.sample(np.random.default_rng(0))
+  path = str(tmp_path / 'children.sqlite')
+  cached = child_cache.CachedChildren(path, evaluator)
+  first = [r for _, r, _ in cached.run([('a', config, 3)])]
+  again = [r for _, r, _ in cached.run([('a', config, 3), ('a', config, 4)])]
+  third = [r for _, r, _ in cached.run([('a', config, 4), ('a', config, 3)])]
+  assert first[0].status == 'failed' and [r.status for r in again + third] == ['ok'] * 4
+  assert trained == [3, 3, 4] and cached.reused == 2  # the failure was trained again, once
+  assert [r.to_json() for r in third] == [r.to_json() for r in again[::-1]]
+  cached.close()
+  other = synthetic.SyntheticChildren({'a': targets['b']})
+  with pytest.raises(store_lib.StoreError, match='another trainer or on other data'):
+    child_cache.CachedChildren(path, other).submit(0, ('a', config, 3))
+
+
+def test_a_child_another_method_trained_in_its_slot_is_not_trained_again(tmp_path):
+  """The portfolio's random search after its first iteration is random search's: each
+  distinct child of the two methods is trained once, and both store it."""
+  targets = synthetic.example_targets(search_space.SearchSpace().sizes)
+  targets['d'] = targets['b']
+  trained = []
+
+  class Recording(synthetic.SyntheticChildren):
+    def submit(self, key, job):
+      trained.append(job)
+      super().submit(key, job)
+
+  evaluator = Recording(targets, accuracy=_noisy(0.03))
+  bench = benchmark_lib.Benchmark(folds=FOLDS, methods=['random', 'portfolio'], seeds=1,
+                                  held_out_iterations=2, pool_size=8, truth_seeds=2)
+  root = str(tmp_path)
+  benchmark_lib.run(root, bench, evaluator, synthetic.SyntheticTaskFeatures(targets))
+  truth_seeds = {ground_truth.truth_seed(i) for i in range(bench.truth_seeds)}
+  searched = [(t, evaluator.space.config_hash(c), s) for t, c, s in trained
+              if s not in truth_seeds]
+  stored = []
+  for s in benchmark_lib.finished_searches(root, bench):
+    fold = benchmark_lib.fold_dir(root, 0 if s.task in FOLDS[0] else 1)
+    with store_lib.TrialStore(suite.held_out_dir(fold, s.task, s.method, s.seed),
+                              read_only=True) as store:
+      stored += [(r['task'], r['config_hash'], r['seed']) for r in store.trials()]
+  assert len(stored) == 4 * 2 * 16
+  assert sorted(searched) == sorted(set(stored)) and len(searched) < len(stored)
+  by_method = {(s.task, s.method): s for s in benchmark_lib.finished_searches(root, bench)}
+  for task in ('a', 'b', 'c', 'd'):  # the same children, so the same draws
+    np.testing.assert_array_equal(by_method[(task, 'portfolio')].val[8:],
+                                  by_method[(task, 'random')].val[8:])
 
 
 @pytest.mark.slow  # the synthetic benchmark fixture

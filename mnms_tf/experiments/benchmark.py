@@ -17,8 +17,9 @@ runner, with the same child seeds in each slot and the same budget. Stages, each
      for every task, `truth_seeds` children each (what μ_med(t) and the portfolio read);
   2. per fold: pre-training (when a method transfers), the value network (`suggested`),
      the zero-shot portfolio (`portfolio`: transfer/portfolio.py);
-  3. seed by seed: every fold's held-out searches of that seed, then the ground truth of
-     every config a finished search deploys at any n;
+  3. seed by seed: every fold's held-out searches of that seed (a child another method
+     trained in the same slot is answered from ROOT/children.sqlite), then the ground truth
+     of every config a finished search deploys at any n;
   4. the report (experiments/figures/benchmark_report.py): paper_figures/benchmark_*.
 μ*(t) is the best μ among the pool and the deployed configs; μ_med(t) the median pool μ.
 """
@@ -39,6 +40,7 @@ from mnms_tf.experiments import ground_truth
 from mnms_tf.experiments import regret
 from mnms_tf.experiments import searches
 from mnms_tf.experiments import suite
+from mnms_tf.search import child_cache
 from mnms_tf.search import incumbent
 from mnms_tf.search import run_dir as run_dir_lib
 from mnms_tf.search import store as store_lib
@@ -46,6 +48,7 @@ from mnms_tf.transfer import portfolio as portfolio_lib
 from mnms_tf.transfer import value_network
 
 BENCHMARK = 'benchmark.json'
+CHILD_CACHE = 'children.sqlite'  # the held-out searches' children (search/child_cache.py)
 METHODS = ('random', 'scratch', 'transfer', 'warm_configs', 'suggested', 'portfolio', 'tpe',
            'tpe_warm', 'keras_tuner', 'smac', 'assisted', 'assisted_retrain')
 BASELINE = 'random'
@@ -165,18 +168,24 @@ def run(root_dir, benchmark, evaluator, task_features):
       write_portfolio(root_dir, benchmark, index, evaluator.space)
   # Seed by seed over every fold, each seed's deployed configs measured before the next:
   # a benchmark stopped part-way (it spans sessions at its default scale) scores every
-  # task and method at the seeds it finished.
-  for seed in range(benchmark.seeds):
-    for index in folds:
-      searches.run_here([job for job in suite.held_out_searches(fold_dir(root_dir, index),
-                                                                benchmark.fold_protocol(index))
-                         if job.arguments['seed'] == seed and
-                         not searches.finished(job.run_dir, job.iterations)],
-                        evaluator, task_features)
-    logging.info('=== seed %d of %d: the ground truth of the deployed configs ===', seed + 1,
-                 benchmark.seeds)
-    ground_truth.measure(root_dir, evaluator, deployed_configs(root_dir, benchmark),
-                         benchmark.truth_seeds)
+  # task and method at the seeds it finished. A child that another method proposed in
+  # the same slot (the same seed) is not trained again.
+  cached = child_cache.CachedChildren(os.path.join(root_dir, CHILD_CACHE), evaluator)
+  try:
+    for seed in range(benchmark.seeds):
+      for index in folds:
+        searches.run_here([job for job in suite.held_out_searches(
+            fold_dir(root_dir, index), benchmark.fold_protocol(index))
+                           if job.arguments['seed'] == seed and
+                           not searches.finished(job.run_dir, job.iterations)],
+                          cached, task_features)
+      logging.info('=== seed %d of %d: the ground truth of the deployed configs (%d search '
+                   'children so far answered from %s) ===', seed + 1, benchmark.seeds,
+                   cached.reused, CHILD_CACHE)
+      ground_truth.measure(root_dir, evaluator, deployed_configs(root_dir, benchmark),
+                           benchmark.truth_seeds)
+  finally:
+    cached.close()
 
 
 def _pretrained(fold, protocol):
