@@ -7,8 +7,10 @@ run them in-process) and `--data_dir` means the same everywhere.
 import os
 
 from absl import flags
+import gin
 
 from mnms_tf import configs
+from mnms_tf.data.tasks import registry as task_registry
 from mnms_tf import paths
 
 FLAGS = flags.FLAGS
@@ -46,8 +48,10 @@ def define_backend(backends):
                  '--workers CPUs.'))
 
 
-PAPER_FIGURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                             'paper_figures')  # the repository's, where outputs are committed
+_REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAPER_FIGURES = os.path.join(_REPOSITORY, 'paper_figures')  # where outputs are committed
+# The knowledge base the repository ships (mnms_tf/transfer/knowledge.py).
+SHIPPED_KNOWLEDGE = os.path.join(_REPOSITORY, 'knowledge', 'suite')
 
 
 def define_outputs():
@@ -73,3 +77,51 @@ def parse_gin_flags():
 def data_dir():
   """The data directory the flags (or the environment) name, as an absolute path."""
   return os.path.abspath(FLAGS.data_dir or paths.default_data_dir())
+
+
+def define_knowledge():
+  return define(flags.DEFINE_string, 'knowledge', None, 'A knowledge base directory '
+                '(default: DATA_DIR/knowledge when one was grown there, else the '
+                f'repository\'s, {SHIPPED_KNOWLEDGE}).')
+
+
+def grown_knowledge(data_dir):
+  """Where a knowledge base grows (the repository's is kept as committed)."""
+  return os.path.join(data_dir, 'knowledge')
+
+
+def knowledge_dir(data_dir, given=None):
+  """--knowledge, else DATA_DIR/knowledge (a grown base), else the repository's."""
+  if given:
+    return os.path.abspath(given)
+  grown = grown_knowledge(data_dir)
+  return grown if os.path.exists(grown) else SHIPPED_KNOWLEDGE
+
+
+# --task_file and the flags that say how to read it: parameter of FileTask -> flag.
+_TASK_FILE_FLAGS = {'path': 'task_file', 'text_column': 'text_column',
+                    'label_column': 'label_column', 'name': 'task_name',
+                    'language': 'language', 'split_column': 'split_column'}
+
+
+def define_task_file():
+  """A user's CSV or TSV file as the task, without gin (docs/data.md#your-own-task)."""
+  define(flags.DEFINE_string, 'task_file', None, 'A UTF-8 CSV or TSV file with a header '
+         'row, one labelled text per row: your task.')
+  define(flags.DEFINE_string, 'text_column', 'text', "The task file's column of texts.")
+  define(flags.DEFINE_string, 'label_column', 'label', "The task file's column of labels.")
+  define(flags.DEFINE_string, 'task_name', None, "The task's name (default: the file's "
+         'name).')
+  define(flags.DEFINE_string, 'language', 'en', "The texts' language ('en', 'es', ...).")
+  define(flags.DEFINE_string, 'split_column', None, 'A column of train / validation / test '
+         '(default: a seeded 80/10/10 split of the rows).')
+
+
+def bind_task_file():
+  """Makes --task_file a task (its gin in force); returns the task's name."""
+  values = {parameter: FLAGS[flag].value for parameter, flag in _TASK_FILE_FLAGS.items()}
+  text, name = task_registry.file_task_gin(
+      **values, flags={p: f'--{f}' for p, f in _TASK_FILE_FLAGS.items() if p != 'name'})
+  with gin.unlock_config():
+    gin.parse_config(text)
+  return name

@@ -5,9 +5,9 @@ identically, what export_best retrains, and one-line errors for settings that ca
 import numpy as np
 import pytest
 
-from mnms_tf.bin import export_best
 from mnms_tf.controllers import factory as controller_lib
 from mnms_tf.evaluation import synthetic
+from mnms_tf.search import export as export_lib
 from mnms_tf.search import incumbent
 from mnms_tf.search import runner
 from mnms_tf.search import store as store_lib
@@ -110,13 +110,13 @@ def test_retrain_slots_train_the_best_estimated_configs_again_with_new_seeds(tmp
   _search(tmp_path / 'resumed', 6, controller, retrain_slots=2, max_draws=3)
   assert _rows(tmp_path / 'resumed') == rows
   # export_best retrains the best draw of the config the search deploys: by shrunk mean
-  trial, rule, draws = export_best.deployed_trial(str(tmp_path / 'whole'), 'a')
+  trial, rule, draws = export_lib.deployed_trial(str(tmp_path / 'whole'), 'a')
   deployed = incumbent.deployed([r[2] for r in rows], [r[4] for r in rows],
                                 incumbent.SHRUNK_MEAN)[-1]
   assert rule == incumbent.SHRUNK_MEAN and trial['config_hash'] == deployed
   assert trial['val_accuracy'] == max(r[4] for r in rows if r[2] == deployed)
   assert len(draws) == sum(r[2] == deployed for r in rows)
-  trial, rule, _ = export_best.deployed_trial(str(tmp_path / 'whole'), 'a', incumbent.BEST_DRAW)
+  trial, rule, _ = export_lib.deployed_trial(str(tmp_path / 'whole'), 'a', incumbent.BEST_DRAW)
   assert trial['val_accuracy'] == max(r[4] for r in rows)
 
 

@@ -7,6 +7,7 @@ else (sources, checksums, GloVe, the tasks) is the default build.
 import json
 import os
 
+import gin
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,9 +16,18 @@ import conftest
 from mnms_tf.children import baselines
 from mnms_tf.children import trainer as child
 from mnms_tf.children import result as result_lib
+from mnms_tf import cli
 from mnms_tf import paths
+from mnms_tf.data import features
 from mnms_tf.data.embeddings import layer as layer_lib
 from mnms_tf.data.tasks import registry
+from mnms_tf.evaluation import evaluators
+from mnms_tf.experiments import suite
+from mnms_tf.search import run_dir
+from mnms_tf.search import runner
+from mnms_tf.search import store as store_lib
+from mnms_tf.transfer import knowledge
+from mnms_tf.transfer import value_network
 
 pytestmark = pytest.mark.integration
 
@@ -116,3 +126,41 @@ def test_task2vec_ranks_language_id_tasks_nearest_to_each_other(summary, data_di
   for task in tasks:
     if task.endswith('_langid'):
       assert nearest[task].endswith('_langid'), nearest
+
+
+def test_the_shipped_knowledge_base_loads_suggests_and_transfers(summary, data_dir, tmp_path):
+  """knowledge/suite (committed) against the real modules: checked against today's search
+  space and child trainer, its value network's suggestions for a new task file are configs
+  of the space, and a warm-started search transfers from it."""
+  del summary  # the modules are built
+  rng = np.random.default_rng(0)
+  path = tmp_path / 'film_reviews.csv'
+  words = ['the', 'film', 'was', 'a', 'story', 'and', 'its', 'actors']
+  rows = ['text,label'] + [
+      f'{" ".join(rng.choice(words, size=5))} {"wonderful" if i % 2 else "boring"},'
+      f'{"liked" if i % 2 else "disliked"}' for i in range(300)]
+  path.write_text('\n'.join(rows) + '\n')
+  text, task = registry.file_task_gin(str(path), 'text', 'label')
+  gin.parse_config(text)
+  with evaluators.Children(data_dir) as evaluator:
+    kb = knowledge.load(cli.SHIPPED_KNOWLEDGE, evaluator)
+    assert set(registry.SUITE_TASKS) <= set(kb.tasks)
+    task_features = features.TaskFeatures.for_space(data_dir, evaluator.space, kb.features)
+    network = value_network.load(os.path.join(kb.directory, knowledge.VALUE_NETWORK))
+    suggestions = network.suggest(task_features.representation(task), top_k=3)
+    assert len(suggestions) == 3
+    for config, predicted in suggestions:
+      assert evaluator.space.validate(config) == config and 0 <= predicted <= 1
+    nearest = kb.nearest(task_features, task)[0][0]
+    runner.search(str(tmp_path / 'run'), runner.Budget(1), evaluator,
+                  task_features=task_features, tasks=[task],
+                  **suite.search_arguments(kb.directory, 'warm_configs'))
+  info = run_dir.read_info(str(tmp_path / 'run'))
+  assert info['init_from'] == os.path.join(kb.directory, knowledge.PRETRAIN)
+  assert kb.tasks[0] in info['controller_tasks'] and task in info['controller_tasks']
+  # it first evaluated the nearest known task's best configs from the base's pre-training
+  with store_lib.TrialStore(os.path.join(kb.directory, knowledge.PRETRAIN),
+                            read_only=True) as store:
+    known = {r['config_hash'] for r in store.trials(task=nearest)}
+  first = info['initial_config_list'][task]
+  assert first and {evaluator.space.config_hash(c) for c in first} <= known

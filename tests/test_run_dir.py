@@ -7,10 +7,10 @@ import gin
 import pytest
 
 from mnms_tf import configs
-from mnms_tf.bin import export_best
 from mnms_tf.bin import suggest
 from mnms_tf.children import trainer as child
 from mnms_tf.evaluation import evaluators
+from mnms_tf.search import export as export_lib
 from mnms_tf.search import run_dir
 from mnms_tf.search import runner
 from mnms_tf.search import store as store_lib
@@ -117,7 +117,7 @@ def test_export_best_retrains_with_the_runs_own_trainer_settings(old_run, tmp_pa
   root, data_dir = old_run
   made = _spy_on_trainers(monkeypatch)
   run_dir.parse_config_gin(str(root))
-  metadata = export_best.export(str(root), 'tiny_copy', str(tmp_path / 'export'), data_dir)
+  metadata = export_lib.export(str(root), 'tiny_copy', str(tmp_path / 'export'), data_dir)
   assert [t.settings()['whole_vocabulary_share'] for t in made] == [None]
   assert metadata['val_accuracy'] == metadata['stored_val_accuracy']
 

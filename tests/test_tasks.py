@@ -250,7 +250,7 @@ def test_check_task_missing_file_then_fixed_file(tmp_path):
   path = tmp_path / 'later.csv'
   _bind_file_task(path)
   with pytest.raises(builders.TaskDataError,
-                     match=f'no file at {re.escape(str(path))}; fix the gin binding mine/FileTask.path'):
+                     match=f'no file at {re.escape(str(path))}; fix mine/FileTask.path'):
     registry.check_task('mine', str(tmp_path))
   path.write_text('text,label\n' + _TWO_CLASSES)  # refusals are not memoized: read again
   assert registry.check_task('mine', str(tmp_path)) == {

@@ -22,10 +22,10 @@ from mnms_tf.search import runner
 _ROOT_DIR = cli.define(flags.DEFINE_string, 'root_dir', None, 'Run directory (created or resumed).')
 _ITERATIONS = flags.DEFINE_integer('iterations', None, 'Stop after this many iterations in '
                                    'all (resumes included).')
-_MAX_CHILDREN = flags.DEFINE_integer('max_children', None, 'Stop once this many children are '
-                                     'stored in all.')
-_MAX_SECONDS = flags.DEFINE_float('max_seconds', None, 'Stop starting iterations after this '
-                                  'many seconds of this invocation.')
+_MAX_CHILDREN = cli.define(flags.DEFINE_integer, 'max_children', None,
+                           'Stop once this many children are stored in all.')
+_MAX_SECONDS = cli.define(flags.DEFINE_float, 'max_seconds', None,
+                          'Stop starting iterations after this many seconds of this invocation.')
 _WORKERS = cli.define_workers()
 _BACKEND, _RAY_ADDRESS = cli.define_backend(evaluators.BACKENDS)
 _INIT_FROM = flags.DEFINE_string('init_from', None, 'Transfer: start from the MNMS controller '

@@ -208,14 +208,19 @@ class TaskFeatures:
   searches (warm starts), `suggest`, the suite experiment and its figures all ask, so that
   each computes them alike (cached per task and module in the data directory)."""
 
-  def __init__(self, data_dir, modules):
+  def __init__(self, data_dir, modules, known=None):
+    """`known`: task -> {'embedding', 'representation'} stored by an earlier computation
+    (a knowledge base's tasks: transfer/knowledge.py), answered without their data."""
     self.data_dir, self.modules = data_dir, sorted(modules)
+    self.known = known or {}
 
   @classmethod
-  def for_space(cls, data_dir, space):
-    return cls(data_dir, space.choices.get('embedding', ()))
+  def for_space(cls, data_dir, space, known=None):
+    return cls(data_dir, space.choices.get('embedding', ()), known)
 
   def embedding(self, task):
+    if task in self.known:
+      return np.asarray(self.known[task]['embedding'])
     return task2vec(task, self.data_dir, self.modules)
 
   def similarity(self, task_a, task_b):
@@ -233,4 +238,11 @@ class TaskFeatures:
 
   def representation(self, task):
     """`representation` (gin: its kinds) of the task, for the value network."""
+    if task in self.known:
+      return np.asarray(self.known[task]['representation'])
     return representation(task, self.data_dir, self.modules)
+
+  def stored(self, tasks):
+    """What `known` holds for `tasks`, computed where it is not known."""
+    return {t: {'embedding': self.embedding(t).tolist(),
+                'representation': self.representation(t).tolist()} for t in tasks}

@@ -89,6 +89,11 @@ class SyntheticTaskFeatures:
     return np.concatenate([np.eye(size)[choice]
                            for size, choice in zip(self.space.sizes, self.targets[task])])
 
+  def stored(self, tasks):
+    """What a knowledge base keeps of `tasks` (data.features.TaskFeatures.stored)."""
+    return {t: {'embedding': self.representation(t).tolist(),
+                'representation': self.representation(t).tolist()} for t in tasks}
+
   def similarity(self, task_a, task_b):
     """The share of choices two tasks' targets agree on."""
     return float(np.mean(np.equal(self.targets[task_a], self.targets[task_b])))

@@ -20,7 +20,7 @@ import collections
 import dataclasses
 import os
 import time
-from typing import Sequence
+from typing import Optional, Sequence
 
 from absl import logging
 import gin
@@ -40,13 +40,14 @@ class SearchJob:
   """`arguments`: `runner.search` settings as plain data; its 'controller', the kind of
   controller (default: gin's). `gin_config`: what the search runs under where it is not
   the caller's gin (a Ray node). `after`: run directories that must hold finished
-  searches first."""
+  searches first. `seconds`: a limit on this start's time besides `iterations`."""
   run_dir: str
   iterations: int
   arguments: dict
   gin_config: str = ''
   after: Sequence[str] = ()
   label: str = ''
+  seconds: Optional[float] = None
 
   def parse_gin(self):
     """Makes `gin_config` the gin in force (what its trainer and controller read)."""
@@ -60,8 +61,8 @@ class SearchJob:
       arguments['create_controller'] = controller_lib.ControllerFactory(
           kind=arguments.pop('controller'))
     logging.info('=== %s: %d iterations ===', self.label or self.run_dir, self.iterations)
-    return runner.search(self.run_dir, runner.Budget(self.iterations), evaluator,
-                         task_features=task_features, **arguments)
+    return runner.search(self.run_dir, runner.Budget(self.iterations, seconds=self.seconds),
+                         evaluator, task_features=task_features, **arguments)
 
 
 def finished(run_dir, iterations):

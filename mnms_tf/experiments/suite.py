@@ -31,11 +31,14 @@ from mnms_tf.experiments import searches
 from mnms_tf.search import run_dir as run_dir_lib
 from mnms_tf.search import runner
 from mnms_tf.search import store as store_lib
+from mnms_tf.transfer import knowledge
 from mnms_tf.transfer import measures as measures_lib
 from mnms_tf.transfer import value_network
 
-PRETRAIN, PROTOCOL, VALUE_NETWORK = 'pretrain', 'protocol.json', 'value_network'
-PORTFOLIO = 'portfolio.json'
+PROTOCOL = 'protocol.json'
+# A fold is laid out as a knowledge base is, so that every variant starts from either.
+PRETRAIN, VALUE_NETWORK = knowledge.PRETRAIN, knowledge.VALUE_NETWORK
+PORTFOLIO = knowledge.PORTFOLIO
 
 # variant -> how its held-out search starts (plain data: search() arguments, besides
 # `transfer`, which starts it from the pre-trained controller, and `controller`, the kind
@@ -156,7 +159,7 @@ def held_out_searches(root_dir, protocol):
   config = configs.config_str()
   return [searches.SearchJob(held_out_dir(root_dir, task, variant, seed),
                              protocol.held_out_iterations,
-                             dict(tasks=[task], seed=seed, **_search_arguments(root_dir, variant)),
+                             dict(tasks=[task], seed=seed, **search_arguments(root_dir, variant)),
                              gin_config=config, label=f'{task}, {variant}, seed {seed}')
           for seed in range(protocol.seeds) for task in protocol.held_out_tasks
           for variant in protocol.variants]
@@ -168,7 +171,9 @@ def reads_value_network(variants):
              VARIANTS[v].get('candidates_per_slot', 1) > 1 for v in variants)
 
 
-def _search_arguments(root_dir, variant):
+def search_arguments(root_dir, variant):
+  """`runner.search` settings of `variant`, starting from what `root_dir` (a fold or a
+  knowledge base) holds."""
   arguments = dict(VARIANTS[variant])
   if arguments.pop('transfer'):
     arguments['init_from'] = os.path.join(root_dir, PRETRAIN)

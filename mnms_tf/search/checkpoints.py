@@ -1,6 +1,8 @@
 """The checkpoint protocol of a search: what a checkpoint holds, how it is numbered, kept and
 restored. It imports no controller: anything with a `checkpoint()` can be saved.
 """
+import os
+
 from absl import logging
 import tensorflow as tf
 
@@ -43,6 +45,21 @@ class Checkpointer:
           f'the search then rebuilds the controller by replaying its stored children (none '
           f'is trained again) and continues.')
     return None
+
+
+def keep_newest(directory):
+  """Deletes all but the newest checkpoint in `directory` (a finished run that is shipped:
+  only the newest is restored)."""
+  state = tf.train.get_checkpoint_state(directory)
+  if state is None:
+    return
+  newest = state.model_checkpoint_path
+  for path in state.all_model_checkpoint_paths:
+    if path != newest:
+      for file in tf.io.gfile.glob(f'{path}.*'):
+        tf.io.gfile.remove(file)
+  relative = os.path.basename(newest)  # as CheckpointManager writes them: the run may move
+  tf.compat.v1.train.update_checkpoint_state(directory, relative, [relative])
 
 
 def controller_checkpoint(controller, iteration, sampled_ahead=None):

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import io
 import os
+import re
 from typing import Optional
 
 import gin
@@ -115,15 +116,20 @@ class FileTask:
   split_column: Optional[str] = None
   split_fractions: tuple = (0.8, 0.1, 0.1)
   split_seed: int = builders._SplitBuilder.SPLIT_SEED  # pylint: disable=protected-access
-  # The gin scope it was made in, so errors can name the binding to fix.
+  # The gin scope it was made in, so errors can name the binding to fix; and the flags
+  # that set parameters where a binary made the task from its flags (`file_task_gin`).
   gin_scope: str = dataclasses.field(default='', repr=False, compare=False)
+  flags: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
   def __post_init__(self):
     if not self.gin_scope:
       object.__setattr__(self, 'gin_scope', gin.current_scope_str())
 
   def binding(self, parameter):
-    """The gin binding that sets `parameter`, e.g. 'my_reviews/FileTask.text_column'."""
+    """What sets `parameter`: its flag, or its gin binding, e.g.
+    'my_reviews/FileTask.text_column'."""
+    if parameter in self.flags:
+      return self.flags[parameter]
     return f'{self.gin_scope + "/" if self.gin_scope else ""}FileTask.{parameter}'
 
   def prepare(self, data_dir=None):
@@ -149,8 +155,8 @@ def _read_text(task):
   """The file's text, read strictly: undecodable bytes are refused, not replaced."""
   if not os.path.isfile(task.path):
     where = '' if os.path.isabs(task.path) else f' (relative to {os.getcwd()})'
-    raise builders.TaskDataError(f'Task {task.name!r}: no file at {task.path}{where}; fix the '
-                                 f'gin binding {task.binding("path")}.')
+    raise builders.TaskDataError(f'Task {task.name!r}: no file at {task.path}{where}; fix '
+                                 f'{task.binding("path")}.')
   with open(task.path, 'rb') as f:
     data = f.read()
   data = data.removeprefix(codecs.BOM_UTF8)  # as spreadsheets save "CSV UTF-8"
@@ -272,6 +278,28 @@ SUITE_TASKS = OFFLINE_TASKS + (
     'german_langid', 'french_langid', 'italian_langid', 'vader_tweets', 'nyt_editorials',
     'pang_lee_sentences', 'fr_amazon_reviews', 'nl_bol_reviews', 'convention_speeches',
     'debate_speakers')
+
+
+_FILE_TASK_SCOPE = 'task_file'
+
+
+def file_task_gin(path, text_column, label_column, name=None, language='en',
+                  split_column=None, flags=None):
+  """The gin that makes a file a user task (the `FileTask` and `user_tasks` lines a user
+  would write), and the task's name: by default the file's name, lower case, with
+  anything but letters, digits and '_' made '_'. `flags`: parameter -> the flag that set
+  it, which errors name instead of a binding."""
+  name = name or re.sub(r'[^a-z0-9_]', '_', os.path.splitext(os.path.basename(path))[0].lower())
+  if name in {t.name for t in _BUILT_IN}:
+    raise UnknownTaskError(f'The task name {name!r} is a built-in task\'s: give another '
+                           f'(--task_name)')
+  values = dict(name=name, path=os.path.abspath(path), text_column=text_column,
+                label_column=label_column, language=language, split_column=split_column,
+                flags=dict(flags or {}))
+  lines = ['import mnms_tf.data.tasks.registry']
+  lines += [f'{_FILE_TASK_SCOPE}/FileTask.{key} = {value!r}' for key, value in values.items()]
+  lines.append(f'user_tasks.tasks = [@{_FILE_TASK_SCOPE}/FileTask()]')
+  return '\n'.join(lines), name
 
 
 @gin.configurable
