@@ -172,6 +172,7 @@ def test_a_search_from_scratch_grows_the_knowledge_and_suggest_reads_a_file(
   assert ' | trained' not in suggested.stdout
 
 
+@pytest.mark.slow  # the tiny knowledge base
 def test_a_knowledge_base_of_another_space_or_changed_is_refused_in_one_line(
     tiny_knowledge, tmp_path):
   kb_dir, gin_file, _ = tiny_knowledge
@@ -192,28 +193,30 @@ def test_a_knowledge_base_of_another_space_or_changed_is_refused_in_one_line(
     knowledge.load(str(copy), evaluators.Children(paths.default_data_dir()))
   with pytest.raises(knowledge.KnowledgeError, match='No knowledge base at .*build_knowledge'):
     knowledge.load(str(tmp_path / 'none'), evaluators.Children(paths.default_data_dir()))
-  result = conftest.run_binary('mnms_tf.bin.find_model', '--task_file=/no/such.csv',
-                               f'--root_dir={tmp_path / "r"}', f'--gin_file={gin_file}',
-                               f'--knowledge={kb_dir}')
-  assert result.returncode == 1 and 'Traceback' not in result.stderr
-  assert result.stderr.strip().splitlines()[-1] == (
-      "find_model: error: Task 'such': no file at /no/such.csv; fix --task_file.")
-  assert not (tmp_path / 'r').exists()
 
 
-def test_bad_task_file_columns_name_the_flag_to_fix(tiny_knowledge, tmp_path):
-  kb_dir, gin_file, task_file = tiny_knowledge
-  result = conftest.run_binary('mnms_tf.bin.find_model', f'--task_file={task_file}',
-                               f'--root_dir={tmp_path / "r"}', f'--gin_file={gin_file}',
-                               f'--knowledge={kb_dir}')  # default columns: text, label
-  assert result.returncode == 1 and 'Traceback' not in result.stderr
-  last = result.stderr.strip().splitlines()[-1]
-  assert "has no column(s) ['text', 'label']" in last and 'fix --text_column, --label_column' in last
-  clash = conftest.run_binary('mnms_tf.bin.find_model', f'--task_file={task_file}',
-                              '--task_name=rt_snippets', f'--root_dir={tmp_path / "r"}')
-  assert clash.returncode == 1 and "'rt_snippets' is a built-in task's" in clash.stderr
+def test_bad_task_files_are_one_line_errors_that_name_the_flag_to_fix(tmp_path):
+  path = tmp_path / 'Reviews.csv'
+  _write_task(path, lambda i: ('good', 'pos') if i % 2 else ('bad', 'neg'),
+              header=('review', 'verdict'))
+  root = tmp_path / 'r'
+  for args, expected in (
+      (['--task_file=/no/such.csv'],
+       "Task 'such': no file at /no/such.csv; fix --task_file."),
+      ([f'--task_file={path}'],  # the default columns: text, label
+       "has no column(s) ['text', 'label']: its header is ['review', 'verdict']; fix "
+       "--text_column, --label_column."),
+      ([f'--task_file={path}', '--task_name=rt_snippets'],
+       "The task name 'rt_snippets' is a built-in task's: give another (--task_name)"),
+      ([f'--task_file={path}', '--text_column=review', '--label_column=verdict',
+        '--max_children=0'], '--max_children must be at least 1, got 0')):
+    result = conftest.run_binary('mnms_tf.bin.find_model', *args, f'--root_dir={root}')
+    assert result.returncode == 1 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].endswith(expected)
+  assert not root.exists()
 
 
+@pytest.mark.slow  # two value-network fits
 def test_a_synthetic_knowledge_base_builds_with_a_ground_truth_and_grows(tmp_path):
   """Best configs by seed mean and a portfolio when a ground truth is given; a search for
   a new task joins the base."""
