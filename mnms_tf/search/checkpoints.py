@@ -2,8 +2,10 @@
 restored. It imports no controller: anything with a `checkpoint()` can be saved.
 """
 import os
+import time
 
 from absl import logging
+from google.protobuf import text_format
 import tensorflow as tf
 
 from mnms_tf import errors
@@ -54,12 +56,21 @@ def keep_newest(directory):
   if state is None:
     return
   newest = state.model_checkpoint_path
+  stamps = dict(zip(state.all_model_checkpoint_paths, state.all_model_checkpoint_timestamps))
   for path in state.all_model_checkpoint_paths:
     if path != newest:
       for file in tf.io.gfile.glob(f'{path}.*'):
         tf.io.gfile.remove(file)
-  relative = os.path.basename(newest)  # as CheckpointManager writes them: the run may move
-  tf.compat.v1.train.update_checkpoint_state(directory, relative, [relative])
+  # The state file CheckpointManager reads (it lists a checkpoint with its timestamp),
+  # naming the newest alone and relative as CheckpointManager writes it, since the run
+  # may move: TF's own writer of it is deprecated and writes paths absolute.
+  name = os.path.basename(newest)
+  state.model_checkpoint_path = name
+  del state.all_model_checkpoint_paths[:], state.all_model_checkpoint_timestamps[:]
+  state.all_model_checkpoint_paths.append(name)
+  state.all_model_checkpoint_timestamps.append(stamps.get(newest, time.time()))
+  with tf.io.gfile.GFile(os.path.join(directory, 'checkpoint'), 'w') as f:
+    f.write(text_format.MessageToString(state))
 
 
 def controller_checkpoint(controller, iteration, sampled_ahead=None):

@@ -8,7 +8,7 @@ every warm start of `suite.VARIANTS` reads it as it reads a fold:
                        model-assisted sampling)
   portfolio.json       a zero-shot portfolio over the known tasks' seed means, when a ground
                        truth was given (transfer/portfolio.py)
-  features.json        every known task's Task2Vec embedding and representation, so that a
+  features.npz         every known task's Task2Vec embedding and representation, so that a
                        new task is compared with them without their data
   best_configs.json    each known task's best configs: by seed mean over a ground truth's
                        seeds where one was given (ground_truth.sqlite: its children), else
@@ -42,7 +42,7 @@ from mnms_tf.transfer import portfolio as portfolio_lib
 from mnms_tf.transfer import value_network
 
 PRETRAIN, VALUE_NETWORK, PORTFOLIO = 'pretrain', 'value_network', 'portfolio.json'
-FEATURES, BEST_CONFIGS, GROUND_TRUTH = 'features.json', 'best_configs.json', 'ground_truth.sqlite'
+FEATURES, BEST_CONFIGS, GROUND_TRUTH = 'features.npz', 'best_configs.json', 'ground_truth.sqlite'
 ADDED, MANIFEST = 'added', 'manifest.json'
 FORMAT = 1
 REBUILD = 'python -m mnms_tf.bin.build_knowledge'
@@ -94,7 +94,7 @@ def code_version():
   except metadata.PackageNotFoundError:
     version = 'unknown'
   try:
-    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True,
+    commit = subprocess.run(['git', 'describe', '--always', '--dirty'], capture_output=True,
                             text=True, check=True, timeout=10,
                             cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
   except (OSError, subprocess.SubprocessError):
@@ -125,6 +125,24 @@ def _write_json(path, value):
 def _read_json(path):
   with open(path) as f:
     return json.load(f)
+
+
+def _write_features(path, features):
+  """task -> {'embedding', 'representation'} as float32 arrays named TASK/KIND (a
+  fifth of their JSON)."""
+  with open(path + '.tmp', 'wb') as f:
+    np.savez_compressed(f, **{f'{t}/{k}': np.asarray(v, np.float32)
+                              for t, kinds in features.items() for k, v in kinds.items()})
+  os.replace(path + '.tmp', path)
+
+
+def _read_features(path):
+  features = {}
+  with np.load(path) as arrays:
+    for name in arrays.files:
+      task, kind = name.rsplit('/', 1)
+      features.setdefault(task, {})[kind] = arrays[name].astype(np.float64)
+  return features
 
 
 def ranked_from_trials(run_dirs, tasks, space):
@@ -174,7 +192,7 @@ def build(kb_dir, evaluator, task_features, settings=None, truths=None, ground_t
                 tasks=tasks, seed=settings.seed)
   checkpoints.keep_newest(os.path.join(pretrain, run_dir_lib.CHECKPOINTS))
   features = task_features.stored(tasks)
-  _write_json(os.path.join(kb_dir, FEATURES), features)
+  _write_features(os.path.join(kb_dir, FEATURES), features)
   _fit_value_network(kb_dir, space, features)
   if truths is None:
     ranked, by = ranked_from_trials([pretrain], tasks, space), 'mean validation over trials'
@@ -200,6 +218,7 @@ def _fit_value_network(kb_dir, space, features, added_runs=()):
   shutil.rmtree(staging, ignore_errors=True)
   value_network.fit(staging, [os.path.join(kb_dir, PRETRAIN), *added_runs],
                     {t: f['representation'] for t, f in features.items()}, space)
+  checkpoints.keep_newest(os.path.join(staging, value_network.CHECKPOINTS))
   shutil.rmtree(target, ignore_errors=True)
   os.replace(staging, target)
 
@@ -264,7 +283,7 @@ def load(kb_dir, evaluator):
   if changed:
     raise KnowledgeError(f'The knowledge base at {kb_dir} changed since its manifest was '
                          f'written ({changed[0][0]}): restore it or {rebuild}')
-  return Knowledge(kb_dir, manifest, _read_json(os.path.join(kb_dir, FEATURES)))
+  return Knowledge(kb_dir, manifest, _read_features(os.path.join(kb_dir, FEATURES)))
 
 
 def add(kb_dir, evaluator, task_features, run_dir, task):
@@ -293,7 +312,7 @@ def add(kb_dir, evaluator, task_features, run_dir, task):
   store_lib.snapshot(os.path.join(run_dir, store_lib.FILENAME),
                      os.path.join(target, store_lib.FILENAME))
   features = dict(knowledge.features, **task_features.stored([task]))
-  _write_json(os.path.join(staging, FEATURES), features)
+  _write_features(os.path.join(staging, FEATURES), features)
   added = [*knowledge.manifest['added'], task]
   _fit_value_network(staging, evaluator.space, features,
                      [os.path.join(staging, ADDED, t) for t in added])
