@@ -22,9 +22,9 @@ from mnms_tf.data import features
 from mnms_tf.data.embeddings import layer as layer_lib
 from mnms_tf.data.tasks import registry
 from mnms_tf.evaluation import evaluators
+from mnms_tf.experiments import searches
 from mnms_tf.experiments import suite
 from mnms_tf.search import run_dir
-from mnms_tf.search import runner
 from mnms_tf.search import store as store_lib
 from mnms_tf.transfer import knowledge
 from mnms_tf.transfer import value_network
@@ -149,12 +149,12 @@ def test_the_shipped_knowledge_base_loads_suggests_and_transfers(summary, data_d
     network = value_network.load(os.path.join(kb.directory, knowledge.VALUE_NETWORK))
     suggestions = network.suggest(task_features.representation(task), top_k=3)
     assert len(suggestions) == 3
-    for config, predicted in suggestions:
-      assert evaluator.space.validate(config) == config and 0 <= predicted <= 1
+    for config, predicted in suggestions:  # (a prediction is not clipped to [0, 1])
+      assert evaluator.space.validate(config) == config and np.isfinite(predicted)
     nearest = kb.nearest(task_features, task)[0][0]
-    runner.search(str(tmp_path / 'run'), runner.Budget(1), evaluator,
-                  task_features=task_features, tasks=[task],
-                  **suite.search_arguments(kb.directory, 'warm_configs'))
+    searches.SearchJob(str(tmp_path / 'run'), 1, dict(
+        tasks=[task], **suite.search_arguments(kb.directory, 'warm_configs'))).run(
+            evaluator, task_features)
   info = run_dir.read_info(str(tmp_path / 'run'))
   assert info['init_from'] == os.path.join(kb.directory, knowledge.PRETRAIN)
   assert kb.tasks[0] in info['controller_tasks'] and task in info['controller_tasks']
