@@ -189,7 +189,7 @@ def test_a_group_trains_each_member_as_it_would_alone(tiny_task, trainable):
   grouped_trainer = child.ChildTrainer(batch_size=8, space=GROUP_SPACE)
   grouped = grouped_trainer.train_group('tiny', members)
   architecture = grouped_trainer._stacked_architectures[(trainable, 2)]  # pylint: disable=protected-access
-  cache = grouped_trainer._cache('tiny', 'en-dim50')  # pylint: disable=protected-access
+  cache = grouped_trainer.task_module_data('tiny', 'en-dim50')
   order = [1, 0, 2]  # longest first
   for (config, seed), result in zip(members, grouped, strict=True):
     single_trainer = child.ChildTrainer(batch_size=8, space=GROUP_SPACE)

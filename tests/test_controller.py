@@ -220,8 +220,9 @@ def test_restored_checkpoint_continues_exactly_like_the_original(tmp_path, mode)
   for (actions, log_probabilities, losses), (actions2, log_probabilities2, losses2) in zip(
       expected, got):
     np.testing.assert_array_equal(actions, actions2)
-    np.testing.assert_array_equal(log_probabilities, log_probabilities2)
-    assert losses == pytest.approx(losses2, rel=1e-5)  # float sums may run in another order
+    # Float sums may run in another order (seen with other processes busy: one 1e-7 apart).
+    np.testing.assert_allclose(log_probabilities, log_probabilities2, rtol=1e-6)
+    assert losses == pytest.approx(losses2, rel=1e-5)
   np.testing.assert_array_equal(original.baselines.numpy(), restored.baselines.numpy())
 
 

@@ -1,7 +1,9 @@
 """run.json's schema and migrations, applied by every reader: a run written before the
 settings added since, and before the package was cut into subpackages, still resumes,
 exports and suggests with the settings it was made with."""
+import contextlib
 import json
+import sqlite3
 
 import gin
 import pytest
@@ -19,7 +21,8 @@ SPACE = ("SearchSpace.choices = {'embedding': ('en-dim50',), 'trainable': (False
          "'nlayers': (0,), 'nnodes': (10,), 'learning_rate': (0.3,), 'iterations': (20,), "
          "'regularization': (0.0,)}")
 ADDED_SINCE = ('pipelined', 'task_embedding_init', 'task_embedding_temperature',
-               'initial_configs', 'num_initial_configs', 'value_network', 'configs_from')
+               'initial_configs', 'num_initial_configs', 'value_network', 'configs_from',
+               'architecture_init', 'architectures', 'hyperparameters_from')
 
 
 @pytest.fixture
@@ -54,6 +57,8 @@ def old_run(two_tasks, tmp_path):
   info = json.loads((root / run_dir.RUN_INFO).read_text())
   for key in ADDED_SINCE:
     del info[key]
+  with contextlib.closing(sqlite3.connect(root / store_lib.FILENAME)) as db:
+    db.execute('DROP TABLE controller_seconds')  # (the trial store's, added since)
   del info['evaluator']['trainer']['whole_vocabulary_share']
   (root / run_dir.RUN_INFO).write_text(json.dumps(info))
   text = (root / run_dir.CONFIG_GIN).read_text()
@@ -72,6 +77,9 @@ def test_readers_see_the_settings_an_old_run_was_made_with(old_run):
   assert info['pipelined'] is False and info['task_embedding_init'] == 'random'
   assert info['initial_configs'] is None and info['num_initial_configs'] == 4
   assert info['evaluator']['trainer']['whole_vocabulary_share'] is None
+  assert info['architecture_init'] is None and info['hyperparameters_from'] is None
+  with store_lib.TrialStore(str(root), read_only=True) as store:
+    assert store.controller_seconds() == {} and store.count() == 4
   assert json.loads((root / run_dir.RUN_INFO).read_text()).get('pipelined') is None  # unchanged
 
 

@@ -122,8 +122,10 @@ def _export(run_dir, task, root_dir, data_dir):
 def _trials_summary(run_dir, task):
   with store_lib.TrialStore(run_dir, read_only=True) as store:
     rows = store.trials(task=task)
+    controller_seconds = store.controller_seconds().get(task, 0.0)
   return {'children': len(rows), 'failed': sum(r['status'] != store_lib.OK for r in rows),
           'child_seconds': float(sum(r['seconds'] for r in rows)),
+          'controller_seconds': controller_seconds,
           'first_to_last_seconds': float(max(r['finished_at'] for r in rows) -
                                          min(r['started_at'] for r in rows))}
 
@@ -221,6 +223,8 @@ def summary_lines(summary):
                                         else '') +
       f'; {summary["children"]} children ({summary["failed"]} failed), '
       f'{summary["child_seconds"] / 60:.1f} min of child training, '
+      + (f'{summary["controller_seconds"] / 60:.1f} min of supernet training, '
+         if summary['controller_seconds'] else '') +
       f'{summary["first_to_last_seconds"] / 60:.1f} min from the first child to the last',
       f'Deployed ({deployed["rule"]}, {deployed["draws"]} draw(s)): '
       f'{json.dumps(deployed["config"], sort_keys=True)}',

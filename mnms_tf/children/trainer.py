@@ -53,7 +53,7 @@ def _finish(result, val_accuracy, test_accuracy, train_seconds, batch_size, rewa
   return result
 
 
-def _glorot(seed, layer_index):
+def kernel_initializer(seed, layer_index):
   """Kernel initializer of a child's Dense layer, the same in both trainers."""
   return keras.initializers.GlorotUniform(seed * 1000 + layer_index)
 
@@ -65,9 +65,9 @@ def build_keras_child(config, num_classes, data_dir=None, seed=0):
                                  data_dir=data_dir)(inputs)
   for i in range(config['nlayers']):
     x = keras.layers.Dense(config['nnodes'], activation='relu',
-                           kernel_initializer=_glorot(seed, i))(x)
+                           kernel_initializer=kernel_initializer(seed, i))(x)
   outputs = keras.layers.Dense(num_classes, activation='softmax',
-                               kernel_initializer=_glorot(seed, config['nlayers']))(x)
+                               kernel_initializer=kernel_initializer(seed, config['nlayers']))(x)
   return keras.Model(inputs, outputs)
 
 
@@ -178,6 +178,14 @@ class _TaskModuleCache:
       self._vectors[split] = tf.concat(list(module_registry.map_text_batches(
           self.module, self.splits[split].texts)), axis=0)
     return self._vectors[split]
+
+
+def batch_rows(num_rows, iterations, batch_size, seed):
+  """Row indices of every step: epochs of seeded permutations, [iterations, batch_size]."""
+  rng = np.random.default_rng(seed)
+  needed = iterations * batch_size
+  epochs = [rng.permutation(num_rows) for _ in range(max(1, -(-needed // num_rows)))]
+  return tf.constant(np.concatenate(epochs)[:needed].reshape(iterations, batch_size), tf.int32)
 
 
 def expected_batch_share(document_frequencies, num_texts, batch_size):
@@ -297,7 +305,7 @@ class _Architecture:
   def reset(self, seed, layer_sizes, initial_accumulator_value):
     """Fresh weights of these sizes (input, hidden..., classes) for seed."""
     for i, (inputs, outputs) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:], strict=True)):
-      self.variables[2 * i].assign(_glorot(seed, i)((inputs, outputs)))
+      self.variables[2 * i].assign(kernel_initializer(seed, i)((inputs, outputs)))
       self.variables[2 * i + 1].assign(tf.zeros([outputs]))
     for variable, accumulator in zip(self.variables, self.accumulators):
       accumulator.assign(tf.fill(tf.shape(variable), initial_accumulator_value))
@@ -428,7 +436,8 @@ class ChildTrainer:
       self._modules[name] = module_registry.load(name, self.data_dir)
     return self._modules[name]
 
-  def _cache(self, task_name, module_name):
+  def task_module_data(self, task_name, module_name):
+    """The task's splits as word bags and sentence vectors of one module, made once."""
     key = (task_name, module_name)
     if key not in self._caches:
       splits = {s: task_registry.load_split(task_name, s, self.data_dir)
@@ -454,14 +463,6 @@ class ChildTrainer:
           whole_vocabulary)
     return self._architectures[key]
 
-  def _batches(self, num_rows, iterations, seed):
-    """Row indices of every step: epochs of seeded permutations, [iterations, batch]."""
-    rng = np.random.default_rng(seed)
-    needed = iterations * self.batch_size
-    epochs = [rng.permutation(num_rows) for _ in range(-(-needed // num_rows))]
-    return tf.constant(np.concatenate(epochs)[:needed].reshape(iterations, self.batch_size),
-                       tf.int32)
-
   def _accuracy(self, logits, labels):
     """Accuracy of `logits(rows)` on `labels`, in evaluation batches."""
     correct = 0
@@ -482,7 +483,7 @@ class ChildTrainer:
     if result.status != result_lib.OK:
       return result, None
     architecture = self._architecture(config, self._trains_whole_vocabulary(
-        self._cache(task_name, config['embedding']), config))
+        self.task_module_data(task_name, config['embedding']), config))
     model = build_keras_child(config, task_registry.get_task(task_name).num_classes,
                               self.data_dir)
     dense_layers = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
@@ -504,7 +505,7 @@ class ChildTrainer:
         return train_keras(task_name, config, seed, self.data_dir, self.batch_size,
                            self.initial_accumulator_value, self.reward_exponent, self.space)
       task = task_registry.get_task(task_name)
-      cache = self._cache(task_name, config['embedding'])
+      cache = self.task_module_data(task_name, config['embedding'])
       data = {s: cache.bags(s) if config['trainable'] else (cache.vectors(s),)
               for s in task_registry.SPLITS}
       whole_vocabulary = self._trains_whole_vocabulary(cache, config)
@@ -520,7 +521,7 @@ class ChildTrainer:
         if whole_vocabulary:
           training_tables = fine_tuned.vocabulary_variables(cache.trained_rows())
       train_labels = cache.splits['train'].labels
-      batches = self._batches(len(train_labels), config['iterations'], seed)
+      batches = batch_rows(len(train_labels), config['iterations'], self.batch_size, seed)
       train_started = time.time()
       loss, steps = architecture.train_loop(
           batches, data['train'], tf.constant(train_labels, tf.int32),
@@ -573,7 +574,7 @@ class ChildTrainer:
     order = sorted(range(len(results)), key=lambda g: -results[g].config['iterations'])
     members = [results[g] for g in order]
     first = members[0].config
-    cache = self._cache(task_name, first['embedding'])
+    cache = self.task_module_data(task_name, first['embedding'])
     dim = int(module.embeddings.shape[-1])
     num_classes = task_registry.get_task(task_name).num_classes
     layer_sizes = [[dim] + [m.config['nnodes']] * first['nlayers'] + [num_classes]
@@ -587,12 +588,13 @@ class ChildTrainer:
     else:
       data = {s: (cache.vectors(s),) for s in task_registry.SPLITS}
     architecture.reset([m.seed for m in members], layer_sizes, self.initial_accumulator_value,
-                       _glorot, table)
+                       kernel_initializer, table)
     iterations = [m.config['iterations'] for m in members]
     train_labels = cache.splits['train'].labels
     batches = np.zeros([len(members), iterations[0], self.batch_size], np.int32)
     for g, member in enumerate(members):
-      batches[g, :iterations[g]] = self._batches(len(train_labels), iterations[g], member.seed)
+      batches[g, :iterations[g]] = batch_rows(len(train_labels), iterations[g], self.batch_size,
+                                          member.seed)
     train_started = time.time()
     failed_at = architecture.train(
         batches, data['train'], tf.constant(train_labels, tf.int32), iterations,

@@ -286,6 +286,9 @@ class MNMSAgent(tf.Module):
         baselines=self.baselines, baseline_counts=self.baseline_counts, replay=self.replay,
         generator=self.generator)
 
+  def training_seconds(self):
+    return {}
+
   def with_new_tasks(self, new_task_names, seed=0, settings=None, embedding_weights=None):
     """Transfer: a new agent over old + new tasks with every weight kept but the new tasks'
     embeddings, fresh baselines, an empty replay bank, and the shared weights' Adam state

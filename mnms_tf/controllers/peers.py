@@ -122,6 +122,9 @@ class _Peer(tf.Module):
   def checkpoint(self):
     return tf.train.Checkpoint(history=self.history)
 
+  def training_seconds(self):
+    return {}
+
 
 @gin.configurable('tpe_sampler')
 def tpe_settings(constant_liar=True, n_startup_trials=10, multivariate=False):

@@ -43,3 +43,6 @@ class RandomSampler(tf.Module):
 
   def checkpoint(self):
     return tf.train.Checkpoint(generator=self.generator)
+
+  def training_seconds(self):
+    return {}

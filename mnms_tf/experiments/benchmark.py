@@ -35,6 +35,7 @@ from absl import logging
 import gin
 import numpy as np
 
+from mnms_tf.children import supernet
 from mnms_tf import errors
 from mnms_tf.experiments import ground_truth
 from mnms_tf.experiments import regret
@@ -145,7 +146,8 @@ def fold_dir(root_dir, index):
 
 
 def _pretrains(methods):
-  return any(suite.VARIANTS[m].get('transfer') or 'configs_from' in suite.VARIANTS[m]
+  return any(suite.VARIANTS[m].get('transfer') or
+             {'configs_from', 'hyperparameters_from'} & set(suite.VARIANTS[m])
              for m in methods)
 
 
@@ -193,6 +195,9 @@ def _pretrained(fold, protocol):
   restored state's is not fitted again (its record names the directories it came from)."""
   if not searches.finished(os.path.join(fold, suite.PRETRAIN), protocol.pretraining_iterations):
     return False
+  if suite.reads_architectures(protocol.variants) and not os.path.exists(os.path.join(
+      fold, suite.ARCHITECTURES, supernet.META, supernet.ARCHITECTURE_FILE)):
+    return False
   if not suite.reads_value_network(protocol.variants):
     return True
   model_dir = os.path.join(fold, suite.VALUE_NETWORK)
@@ -205,9 +210,9 @@ def _pretrained(fold, protocol):
 def save_state(root_dir, benchmark, path):
   """A compressed archive of what continuing the benchmark on another machine needs and
   would cost hours to redo: the protocol, the ground truth, each fold's pre-training (with
-  its checkpoints), value network and portfolio, and every finished held-out search's
-  record (run.json, gin, trials; not its checkpoints, which a finished search no longer
-  reads). SQLite files go in as consistent snapshots, so it may be saved while the
+  its checkpoints), value network, portfolio and architecture searches, and every finished
+  held-out search's record (run.json, gin, trials; not its checkpoints, which a finished
+  search no longer reads). SQLite files go in as consistent snapshots, so it may be saved while the
   benchmark runs. Returns the number of finished searches in it."""
   finished = [job.run_dir for index in range(len(benchmark.folds))
               for job in suite.held_out_searches(fold_dir(root_dir, index),
@@ -217,7 +222,7 @@ def save_state(root_dir, benchmark, path):
   for index in range(len(benchmark.folds)):
     fold = fold_dir(root_dir, index)
     files += [os.path.join(fold, name) for name in (suite.PROTOCOL, suite.PORTFOLIO)]
-    for name in (suite.PRETRAIN, suite.VALUE_NETWORK):
+    for name in (suite.PRETRAIN, suite.VALUE_NETWORK, suite.ARCHITECTURES):
       for directory, subdirectories, names in os.walk(os.path.join(fold, name)):
         subdirectories[:] = [d for d in subdirectories if d != run_dir_lib.TENSORBOARD]
         files += [os.path.join(directory, n) for n in names if n != run_dir_lib.LOCK and
@@ -268,7 +273,8 @@ def write_portfolio(root_dir, benchmark, index, space):
 @dataclasses.dataclass(frozen=True)
 class Search:
   """A finished held-out search, cut to its budget: per child, its config hash and config,
-  validation draw (0 if it failed) and child-seconds."""
+  validation draw (0 if it failed) and child-seconds; the controller's own training for
+  the task (a differentiable search's supernet) counts with the first child."""
   task: str
   method: str
   seed: int
@@ -291,12 +297,14 @@ def finished_searches(root_dir, benchmark):
             continue
           with store_lib.TrialStore(run, read_only=True) as store:
             rows = store.trials(task=task)[:suite.budget_children(protocol, run)]
+            seconds = np.array([r['seconds'] for r in rows])
+            seconds[:1] += store.controller_seconds().get(task, 0.0)
           ok = [r['status'] == store_lib.OK for r in rows]
           found.append(Search(task, method, seed, [r['config_hash'] for r in rows],
                               [r['config'] for r in rows],
                               np.array([r['val_accuracy'] if o else 0.0
                                         for r, o in zip(rows, ok)]),
-                              np.array([r['seconds'] for r in rows])))
+                              seconds))
   return found
 
 

@@ -38,9 +38,11 @@ from mnms_tf.search import store as store_lib
 @dataclasses.dataclass(frozen=True)
 class SearchJob:
   """`arguments`: `runner.search` settings as plain data; its 'controller', the kind of
-  controller (default: gin's). `gin_config`: what the search runs under where it is not
-  the caller's gin (a Ray node). `after`: run directories that must hold finished
-  searches first. `seconds`: a limit on this start's time besides `iterations`."""
+  controller (default: gin's), and 'controller_settings', what differs from gin's settings
+  of that kind (e.g. {'steps_share': 0.4}; a dict setting changes in the keys given).
+  `gin_config`: what the search runs under where it is not the caller's gin (a Ray node).
+  `after`: run directories that must hold finished searches first. `seconds`: a limit on
+  this start's time besides `iterations`."""
   run_dir: str
   iterations: int
   arguments: dict
@@ -58,8 +60,13 @@ class SearchJob:
   def run(self, evaluator, task_features=None):
     arguments = dict(self.arguments)
     if 'controller' in arguments:
-      arguments['create_controller'] = controller_lib.ControllerFactory(
-          kind=arguments.pop('controller'))
+      factory = controller_lib.ControllerFactory(kind=arguments.pop('controller'))
+      changes = arguments.pop('controller_settings', None)
+      if changes:
+        factory = dataclasses.replace(factory, peer={
+            k: dict(v, **changes[k]) if isinstance(v, dict) and k in changes else
+            changes.get(k, v) for k, v in factory.peer.items()})
+      arguments['create_controller'] = factory
     logging.info('=== %s: %d iterations ===', self.label or self.run_dir, self.iterations)
     return runner.search(self.run_dir, runner.Budget(self.iterations, seconds=self.seconds),
                          evaluator, task_features=task_features, **arguments)

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import stats
 
 from mnms_tf import configs
+from mnms_tf.children import supernet
 from mnms_tf.data import features
 from mnms_tf.experiments import analysis
 from mnms_tf.experiments import searches
@@ -34,11 +35,15 @@ from mnms_tf.search import store as store_lib
 from mnms_tf.transfer import knowledge
 from mnms_tf.transfer import measures as measures_lib
 from mnms_tf.transfer import value_network
+from mnms_tf.transfer import warm_start
 
 PROTOCOL = 'protocol.json'
 # A fold is laid out as a knowledge base is, so that every variant starts from either.
 PRETRAIN, VALUE_NETWORK = knowledge.PRETRAIN, knowledge.VALUE_NETWORK
-PORTFOLIO = knowledge.PORTFOLIO
+PORTFOLIO, ARCHITECTURES = knowledge.PORTFOLIO, knowledge.ARCHITECTURES
+# The warm-started differentiable searches' supernet steps: the cold one's (SupernetSettings.
+# steps) less the 60% that arXiv 2205.06355 reports saving.
+_WARM_SUPERNET = {'steps_share': 0.4}
 
 # variant -> how its held-out search starts (plain data: search() arguments, besides
 # `transfer`, which starts it from the pre-trained controller, and `controller`, the kind
@@ -79,6 +84,22 @@ VARIANTS = {
     'assisted_retrain': {'transfer': True, 'task_embedding_init': 'similarity_weighted',
                          'initial_configs': 'suggested', 'candidates_per_slot': 16,
                          'retrain_slots': 2, 'max_draws': 4},
+    # Differentiable search (controllers/differentiable.py, arXiv 2205.06355): a supernet on
+    # the task, then its derived configs, with the learning rate, length and l2 of the most
+    # similar pre-training task's best config; cold, or its architecture weights from the
+    # most similar pre-training task's supernet (and its hidden layers: _weights) or from
+    # the meta-architecture over all of them (ROOT/architectures), at 40% of the steps.
+    'darts': {'transfer': False, 'controller': 'darts', 'hyperparameters_from': PRETRAIN},
+    'darts_warm': {'transfer': False, 'controller': 'darts', 'hyperparameters_from': PRETRAIN,
+                   'architecture_init': 'nearest', 'architectures': ARCHITECTURES,
+                   'controller_settings': _WARM_SUPERNET},
+    'darts_warm_weights': {'transfer': False, 'controller': 'darts',
+                           'hyperparameters_from': PRETRAIN, 'architecture_init': 'nearest',
+                           'architectures': ARCHITECTURES,
+                           'controller_settings': dict(_WARM_SUPERNET, init_weights=True)},
+    'darts_meta': {'transfer': False, 'controller': 'darts', 'hyperparameters_from': PRETRAIN,
+                   'architecture_init': 'meta', 'architectures': ARCHITECTURES,
+                   'controller_settings': _WARM_SUPERNET},
 }
 SUITE_VARIANTS = ('scratch', 'random', 'transfer', 'nearest', 'similarity_weighted',
                   'warm_configs', 'suggested')
@@ -151,6 +172,8 @@ def pretrain(root_dir, protocol, evaluator, task_features):
                 evaluator, tasks=list(protocol.pretraining_tasks), seed=0)
   if reads_value_network(protocol.variants):
     fit_value_network(root_dir, protocol, task_features)
+  if reads_architectures(protocol.variants):
+    build_architectures(root_dir, protocol, evaluator)
 
 
 def held_out_searches(root_dir, protocol):
@@ -171,6 +194,24 @@ def reads_value_network(variants):
              VARIANTS[v].get('candidates_per_slot', 1) > 1 for v in variants)
 
 
+def reads_architectures(variants):
+  """Whether a variant starts a differentiable search from earlier tasks' supernets."""
+  return any(VARIANTS[v].get('architecture_init') for v in variants)
+
+
+def build_architectures(root_dir, protocol, evaluator):
+  """ROOT/architectures: each pre-training task's supernet, with the learning rate, length
+  and l2 of its own best config in ROOT/pretrain, and the meta-architecture over them."""
+  pretrain_dir = os.path.join(root_dir, PRETRAIN)
+  tasks = list(protocol.pretraining_tasks)
+  best = warm_start.nearest_best_configs(pretrain_dir, {t: {t: 1.0} for t in tasks}, 1,
+                                         evaluator.space)
+  supernet.build_architectures(
+      os.path.join(root_dir, ARCHITECTURES), evaluator.trainer, evaluator.space, tasks,
+      {t: {k: v for k, v in best[t][0].items() if k not in supernet.ARCHITECTURE_KEYS}
+       for t in tasks})
+
+
 def search_arguments(root_dir, variant):
   """`runner.search` settings of `variant`, starting from what `root_dir` (a fold or a
   knowledge base) holds."""
@@ -178,7 +219,7 @@ def search_arguments(root_dir, variant):
   if arguments.pop('transfer'):
     arguments['init_from'] = os.path.join(root_dir, PRETRAIN)
   arguments.setdefault('controller', 'mnms')
-  for key in ('configs_from', 'portfolio'):
+  for key in ('configs_from', 'portfolio', 'architectures', 'hyperparameters_from'):
     if key in arguments:
       arguments[key] = os.path.join(root_dir, arguments[key])
   if reads_value_network([variant]):

@@ -36,6 +36,7 @@ class CachedChildren(job_stream.Streaming):
 
   def __init__(self, path, evaluator):
     self.evaluator, self.space = evaluator, evaluator.space
+    self.trainer = getattr(evaluator, 'trainer', None)  # (a differentiable search trains on it)
     self.path = path
     self._db = store_lib.connect(path, _SCHEMA, 'children', False, 'Child cache')
     self._answered = collections.deque()  # (key, ChildResult, worker) found in the store

@@ -36,7 +36,7 @@ RUN_INFO, CONFIG_GIN, OPERATIVE_GIN, LOCK = 'run.json', 'config.gin', 'operative
 CHECKPOINTS, TENSORBOARD = 'checkpoints', 'tensorboard'
 FORMAT = 2  # of run.json; 1 (before 2026-11-26) recorded only tasks, controller kind and seed
 DERIVED = ('controller_tasks', 'task_similarities',  # recorded, but follow from the rest
-           'initial_config_list', 'task_representations')
+           'initial_config_list', 'task_representations', 'architecture_sources')
 
 # Settings added to run.json after format 2, with the value that reproduces what a run
 # written before them did.
@@ -54,6 +54,9 @@ _ADDED_SETTINGS = {
     'candidates_per_slot': 1,
     'acquisition': None,
     'task_representations': None,
+    'architecture_init': None,
+    'architectures': None,
+    'hyperparameters_from': None,
 }
 _ADDED_TRAINER_SETTINGS = {
     'whole_vocabulary_share': None,  # children from before it never trained it

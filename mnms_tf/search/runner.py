@@ -115,6 +115,10 @@ class SearchSettings(warm_start.WarmStart, proposals.ProposalSettings):
       raise RunDirError(f'search.tasks lists a task twice: {list(self.tasks)}')
     if create_controller.kind != 'mnms' and self.init_from:
       raise RunDirError('Only an MNMS controller can be transferred: drop init_from')
+    if create_controller.kind != 'darts' and (self.architecture_init or
+                                              self.hyperparameters_from):
+      raise RunDirError('search.architecture_init and search.hyperparameters_from start a '
+                        "differentiable search: bind ControllerFactory.kind = 'darts'")
     if create_controller.synchronous_only and self.pipelined:
       raise RunDirError('On-policy REINFORCE learns from samples of the policy it updates: '
                         'bind search.pipelined = False (the synchronous loop)')
@@ -240,7 +244,8 @@ class _SearchLoop:
     checkpoint_dir = run.path(run_dir_lib.CHECKPOINTS)
     self.resumed = tf.train.latest_checkpoint(checkpoint_dir) is not None
     self.controller = warm_start.initial_controller(info, create_controller, self.space,
-                                                    self.resumed)
+                                                    self.resumed,
+                                                    getattr(evaluator, 'trainer', None))
     self.checkpointer = checkpoints.Checkpointer(
         checkpoint_dir, checkpoints.controller_checkpoint(self.controller, self.iteration, ahead))
     if self.checkpointer.restore('the search state'):
@@ -296,6 +301,7 @@ class _SearchLoop:
     self.controller.observe(it.task_indices, it.actions, rewards, it.log_probabilities,
                             it.index)
     scalars = self.controller.train()
+    store.record_controller_seconds(self.controller.training_seconds())
     self.sampled.popleft()
     self.sampled.append(self._new_iteration(it.index + self.lookahead + 1, store))
     self.iteration.assign(it.index + 1)

@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS trials (
   UNIQUE (iteration, slot)
 );
 CREATE INDEX IF NOT EXISTS trials_by_task_hash ON trials (task, config_hash);
+CREATE TABLE IF NOT EXISTS controller_seconds (
+  task TEXT PRIMARY KEY,
+  seconds REAL NOT NULL
+);
 """
 COLUMNS = ('id', 'iteration', 'slot', 'task', 'config', 'config_hash', 'seed', 'status',
            'message', 'val_accuracy', 'test_accuracy', 'reward', 'seconds', 'worker',
@@ -156,6 +160,22 @@ class TrialStore:
 
   def tasks(self):
     return [row[0] for row in self._db.execute('SELECT DISTINCT task FROM trials ORDER BY task')]
+
+  def record_controller_seconds(self, seconds):
+    """task -> the seconds the controller itself trained for it so far (a supernet), the
+    search's cost besides its children's."""
+    if not seconds:
+      return
+    with transaction(self._db):
+      self._db.executemany('INSERT OR REPLACE INTO controller_seconds VALUES (?, ?)',
+                           [(task, float(s)) for task, s in seconds.items()])
+
+  def controller_seconds(self):
+    """task -> `record_controller_seconds`'s last; {} for a store from before it."""
+    try:
+      return {row[0]: row[1] for row in self._db.execute('SELECT * FROM controller_seconds')}
+    except sqlite3.OperationalError:  # no such table: read-only, written before it existed
+      return {}
 
   def count(self):
     return self._db.execute('SELECT count(*) FROM trials').fetchone()[0]

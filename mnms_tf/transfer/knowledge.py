@@ -42,6 +42,7 @@ from mnms_tf.transfer import portfolio as portfolio_lib
 from mnms_tf.transfer import value_network
 
 PRETRAIN, VALUE_NETWORK, PORTFOLIO = 'pretrain', 'value_network', 'portfolio.json'
+ARCHITECTURES = 'architectures'  # supernet.build_architectures: a differentiable search's
 FEATURES, BEST_CONFIGS, GROUND_TRUTH = 'features.npz', 'best_configs.json', 'ground_truth.sqlite'
 ADDED, MANIFEST = 'added', 'manifest.json'
 FORMAT = 1

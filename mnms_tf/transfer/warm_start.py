@@ -7,9 +7,14 @@ similarities over the pre-training tasks' embeddings (`'similarity_weighted'`). 
 may also evaluate given configs first (`initial_configs`): the best stored configs of the
 most similar earlier task (`'nearest_best'`, what Optuna's `enqueue_trial` offers by hand),
 or those a value network fitted on earlier searches rates best (`'suggested'`, arXiv
-1902.05781), or a zero-shot portfolio's (`'portfolio'`, transfer/portfolio.py). Similarities come from a task-features service (`data.features.TaskFeatures`,
-or synthetic ones); what this module decides goes to run.json (`plan`), so that a resume
-and a reader see the warm start without recomputing it.
+1902.05781), or a zero-shot portfolio's (`'portfolio'`, transfer/portfolio.py). A
+differentiable search (controllers/differentiable.py) may start its architecture weights
+from the most similar earlier task's supernet or from a meta-architecture learned over all
+of them (`architecture_init`: arXiv 2205.06355), and take the parameters that do not relax
+from the most similar earlier task's best config (`hyperparameters_from`). Similarities
+come from a task-features service (`data.features.TaskFeatures`, or synthetic ones); what
+this module decides goes to run.json (`plan`), so that a resume and a reader see the warm
+start without recomputing it.
 """
 import dataclasses
 import os
@@ -18,6 +23,7 @@ from typing import Optional
 from absl import logging
 import numpy as np
 
+from mnms_tf.children import supernet as supernet_lib
 from mnms_tf.search import restore
 from mnms_tf.search import run_dir as run_dir_lib
 from mnms_tf.search import store as store_lib
@@ -27,6 +33,7 @@ from mnms_tf.transfer import value_network as value_network_lib
 RunDirError = run_dir_lib.RunDirError
 TASK_EMBEDDING_INITS = ('random', 'nearest', 'similarity_weighted')
 INITIAL_CONFIGS = (None, 'nearest_best', 'suggested', 'portfolio')
+ARCHITECTURE_INITS = (None, 'nearest', 'meta')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +52,12 @@ class WarmStart:
     give the configs (a transfer takes them from init_from).
   portfolio: with 'portfolio', a portfolio file (transfer/portfolio.py): its first
     `num_initial_configs` configs, the same for every new task.
+  architecture_init: a differentiable search's architecture weights (and hidden layers,
+    with `differentiable_search.init_weights`): one of ARCHITECTURE_INITS; None: cold.
+  architectures: with architecture_init, a directory of saved architecture searches
+    (supernet.build_architectures): one per earlier task and their meta-architecture.
+  hyperparameters_from: a past search whose stored trials give a differentiable search's
+    learning rate, length and l2: the best config's of the most similar task there.
   """
   task_embedding_init: str = 'random'
   task_embedding_temperature: float = 0.1
@@ -53,6 +66,9 @@ class WarmStart:
   value_network: Optional[str] = None
   configs_from: Optional[str] = None
   portfolio: Optional[str] = None
+  architecture_init: Optional[str] = None
+  architectures: Optional[str] = None
+  hyperparameters_from: Optional[str] = None
 
   def check(self, init_from, children_per_iteration, assisted=False):
     """RunDirError for settings that cannot work together; writes nothing (`assisted`:
@@ -77,11 +93,18 @@ class WarmStart:
     if (self.initial_configs == 'portfolio') != (self.portfolio is not None):
       raise RunDirError("search.initial_configs = 'portfolio' and search.portfolio go "
                         "together: give both or neither")
+    if self.architecture_init not in ARCHITECTURE_INITS:
+      raise RunDirError(f'search.architecture_init must be one of {ARCHITECTURE_INITS}, got '
+                        f'{self.architecture_init!r}')
+    if (self.architecture_init is None) != (self.architectures is None):
+      raise RunDirError('search.architecture_init and search.architectures go together: give '
+                        'both or neither')
 
   def record(self):
     """The settings as run.json holds them (directories absolute)."""
     fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(WarmStart)}
-    for key in ('value_network', 'configs_from', 'portfolio'):
+    for key in ('value_network', 'configs_from', 'portfolio', 'architectures',
+                'hyperparameters_from'):
       fields[key] = os.path.abspath(fields[key]) if fields[key] else None
     return fields
 
@@ -126,7 +149,39 @@ def plan(warm, tasks, init_from, source_tasks_known, task_features, space):
     given = [space.validate(c) for c in portfolio_lib.read(warm.portfolio)]
     configs = {task: given[:warm.num_initial_configs] for task in tasks
                if task not in source_tasks_known}
-  return {'task_similarities': similarities, 'initial_config_list': configs}
+  new_tasks = [t for t in tasks if t not in source_tasks_known]
+  return {'task_similarities': similarities, 'initial_config_list': configs,
+          'architecture_sources': architecture_sources(warm, new_tasks, task_features, space)}
+
+
+def architecture_sources(warm, tasks, task_features, space):
+  """task -> {'init': the saved architecture search its supernet starts from (None: cold),
+  'hyperparameters': its values of the parameters that do not relax (None: the
+  controller's)}; None when the search has neither."""
+  if not (warm.architecture_init or warm.hyperparameters_from):
+    return None
+  sources = {task: {'init': None, 'hyperparameters': None} for task in tasks}
+  if warm.architecture_init == 'meta':
+    for task in tasks:
+      sources[task]['init'] = os.path.join(os.path.abspath(warm.architectures),
+                                           supernet_lib.META)
+  elif warm.architecture_init == 'nearest':
+    known = supernet_lib.searched_tasks(warm.architectures)
+    similarities = _features(task_features).similarities(tasks, known)
+    for task in tasks:
+      sources[task]['init'] = os.path.join(os.path.abspath(warm.architectures),
+                                           max(similarities[task], key=similarities[task].get))
+  if warm.hyperparameters_from:
+    known = run_dir_lib.read_info(warm.hyperparameters_from)['tasks']
+    best = nearest_best_configs(warm.hyperparameters_from,
+                                _features(task_features).similarities(tasks, known), 1, space)
+    for task in tasks:
+      sources[task]['hyperparameters'] = {k: v for k, v in best[task][0].items()
+                                          if k not in supernet_lib.ARCHITECTURE_KEYS}
+  for task in tasks:
+    if sources[task]['init']:
+      supernet_lib.load_architecture(sources[task]['init'], space)  # refused now, not later
+  return sources
 
 
 def _features(task_features):
@@ -161,11 +216,13 @@ def suggested_configs(model_dir, task_features, tasks, count, space):
       task_features.representation(task), top_k=count)] for task in tasks}
 
 
-def initial_controller(info, create_controller, space, has_checkpoint):
+def initial_controller(info, create_controller, space, has_checkpoint, trainer=None):
   """The controller to restore a checkpoint into, or to start from: a fresh one, or for a
-  transfer without a checkpoint yet, the source run's with new tasks' embeddings added."""
+  transfer without a checkpoint yet, the source run's with new tasks' embeddings added.
+  `trainer`: the search's child trainer, for a controller that trains (a supernet)."""
   if has_checkpoint or not info['init_from']:
-    return create_controller(info['controller_tasks'], space, info['seed'])
+    return create_controller(info['controller_tasks'], space, info['seed'], trainer=trainer,
+                             sources=info.get('architecture_sources'))
   pretrained = restore.restore_controller(info['init_from'])
   if pretrained.sizes != tuple(space.sizes):
     raise RunDirError(f'--init_from={info["init_from"]} searched another search space')
