@@ -232,7 +232,7 @@ def test_a_warm_started_search_starts_from_the_nearest_tasks_supernet(xor_task, 
     source = str(tmp_path / 'architectures' / ('xor' if init == 'nearest' else 'meta'))
     with open(tmp_path / init / 'run.json') as f:
       assert json.load(f)['architecture_sources']['xor_b']['init'] == source
-    unrelaxed = {k: v for k, v in best.items() if k not in supernet.ARCHITECTURE_KEYS}
+    unrelaxed = supernet.hyperparameters_of(best)
     assert [c for c, *_ in _trials(tmp_path / init)] == supernet.derived_configs(
         space, supernet.load_architecture(source, space)['alphas'], unrelaxed)[:2]
   summary = _darts_search(tmp_path / 'nearest', 1, task='xor_b', steps=0,  # a resume

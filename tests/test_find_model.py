@@ -16,6 +16,7 @@ import conftest
 from mnms_tf.bin import find_model  # pylint: disable=unused-import
 from mnms_tf.bin import suggest  # pylint: disable=unused-import
 from mnms_tf.children import space as search_space
+from mnms_tf.children import supernet
 from mnms_tf import configs
 from mnms_tf.data import features
 from mnms_tf.evaluation import evaluators
@@ -62,6 +63,8 @@ def _gin(tmp, tiny_module, tasks=None):
       module_handles.handles = {{'en-dim50': '{tiny_module[0]}', 'es-dim50': '{tiny_module[0]}'}}
       ValueNetworkSettings.epochs = 20
       ValueNetworkSettings.ensemble_size = 2
+      import mnms_tf.children.supernet
+      SupernetSettings.steps = 20
       {bound}
       {'user_tasks.tasks = [' + users + ']' if tasks else ''}
   """)
@@ -87,6 +90,9 @@ def tiny_knowledge(tmp_path_factory, tiny_module):
     manifest = knowledge.build(kb_dir, evaluator, features.TaskFeatures.for_space(
         paths.default_data_dir(), evaluator.space))
   assert manifest['tasks'] == KNOWN
+  with open(os.path.join(kb_dir, 'best_configs.json')) as f:  # (a task with trials has one)
+    searched = sorted(t for t, best in json.load(f)['configs'].items() if best)
+  assert searched and supernet.searched_tasks(os.path.join(kb_dir, 'architectures')) == searched
   gin.clear_config()  # as a test starts: no gin in force
   return kb_dir, _gin(tmp, tiny_module), str(tmp / 'My Reviews.csv')
 
@@ -140,6 +146,25 @@ def test_find_model_searches_from_the_knowledge_exports_and_resumes(tiny_knowled
   assert other.stderr.strip().splitlines()[-1].startswith('find_model: error: ')
   with store_lib.TrialStore(str(root / 'search'), read_only=True) as store:
     assert store.count() == 8
+
+
+def test_find_model_warm_starts_a_differentiable_search_from_the_knowledge(tiny_knowledge,
+                                                                          tmp_path):
+  kb_dir, gin_file, task_file = tiny_knowledge
+  root = tmp_path / 'darts'
+  result = _find_model(gin_file, task_file, root, f'--knowledge={kb_dir}',
+                       '--method=darts_meta')
+  assert result.returncode == 0, result.stderr[-3000:]
+  info = run_dir_lib.read_info(str(root / 'search'))
+  assert info['controller']['kind'] == 'darts'
+  source = info['architecture_sources']['my_reviews']
+  assert source['init'] == os.path.join(kb_dir, 'architectures', 'meta')
+  with open(os.path.join(kb_dir, 'best_configs.json')) as f:  # a known task's best
+    best = json.load(f)['configs']
+  assert source['hyperparameters'] in [supernet.hyperparameters_of(b[0]['config'])
+                                       for b in best.values() if b]
+  assert 'min of supernet training' in result.stdout
+  assert json.loads((root / 'summary.json').read_text())['children'] == 8
 
 
 @pytest.mark.slow  # a search, then the knowledge base fitted again with it
@@ -235,8 +260,8 @@ def test_a_synthetic_knowledge_base_builds_with_a_ground_truth_and_grows(tmp_pat
     source = store.path
   kb_dir = str(tmp_path / 'kb')
   manifest = knowledge.build(kb_dir, evaluator, task_features, knowledge.KnowledgeSettings(
-      tasks=['a', 'b'], pretraining_iterations=2, top_configs=3, portfolio_size=2), truths,
-                             source)
+      tasks=['a', 'b'], pretraining_iterations=2, top_configs=3, portfolio_size=2,
+      architectures=False), truths, source)
   assert manifest['ground_truth'] == source
   shipped = os.listdir(os.path.join(kb_dir, 'pretrain', 'checkpoints'))  # the newest only
   assert sorted(shipped) == ['checkpoint', 'ckpt-2.data-00000-of-00001', 'ckpt-2.index']

@@ -77,6 +77,11 @@ def pairs(space):
   return list(itertools.product(choices[EMBEDDING], choices[TRAINABLE]))
 
 
+def hyperparameters_of(config):
+  """A config's values of the parameters that do not relax."""
+  return {k: v for k, v in config.items() if k not in ARCHITECTURE_KEYS}
+
+
 def initial_alphas(space):
   """Architecture weights of a cold start: all choices equally likely."""
   choices = architecture_choices(space)

@@ -208,8 +208,7 @@ def build_architectures(root_dir, protocol, evaluator):
                                          evaluator.space)
   supernet.build_architectures(
       os.path.join(root_dir, ARCHITECTURES), evaluator.trainer, evaluator.space, tasks,
-      {t: {k: v for k, v in best[t][0].items() if k not in supernet.ARCHITECTURE_KEYS}
-       for t in tasks})
+      {t: supernet.hyperparameters_of(best[t][0]) for t in tasks})
 
 
 def search_arguments(root_dir, variant):

@@ -6,6 +6,9 @@ every warm start of `suite.VARIANTS` reads it as it reads a fold:
                        a transfer starts from; its trials, what 'nearest_best' picks from)
   value_network/       fitted on those trials and on every added search's ('suggested',
                        model-assisted sampling)
+  architectures/       each known task's supernet and their meta-architecture, with the
+                       rate, length and l2 of its best config (a warm-started
+                       differentiable search: children/supernet.py)
   portfolio.json       a zero-shot portfolio over the known tasks' seed means, when a ground
                        truth was given (transfer/portfolio.py)
   features.npz         every known task's Task2Vec embedding and representation, so that a
@@ -32,6 +35,7 @@ from absl import logging
 import gin
 import numpy as np
 
+from mnms_tf.children import supernet
 from mnms_tf import errors
 from mnms_tf.data.tasks import registry as task_registry
 from mnms_tf.search import checkpoints
@@ -42,7 +46,7 @@ from mnms_tf.transfer import portfolio as portfolio_lib
 from mnms_tf.transfer import value_network
 
 PRETRAIN, VALUE_NETWORK, PORTFOLIO = 'pretrain', 'value_network', 'portfolio.json'
-ARCHITECTURES = 'architectures'  # supernet.build_architectures: a differentiable search's
+ARCHITECTURES = 'architectures'
 FEATURES, BEST_CONFIGS, GROUND_TRUTH = 'features.npz', 'best_configs.json', 'ground_truth.sqlite'
 ADDED, MANIFEST = 'added', 'manifest.json'
 FORMAT = 1
@@ -65,12 +69,14 @@ class KnowledgeSettings:
   seed: the pre-training's.
   top_configs: how many best configs per task best_configs.json keeps.
   portfolio_size: the zero-shot portfolio's length (with a ground truth).
+  architectures: whether to build architectures/ (about 10 minutes for the suite).
   """
   tasks: Sequence[str] = task_registry.SUITE_TASKS
   pretraining_iterations: int = 280
   seed: int = 0
   top_configs: int = 8
   portfolio_size: int = 8
+  architectures: bool = True
 
   def __post_init__(self):
     object.__setattr__(self, 'tasks', tuple(self.tasks))
@@ -204,8 +210,16 @@ def build(kb_dir, evaluator, task_features, settings=None, truths=None, ground_t
     store_lib.snapshot(ground_truth, os.path.join(kb_dir, GROUND_TRUTH))
     portfolio_lib.write(os.path.join(kb_dir, PORTFOLIO),
                         portfolio_lib.build(ranked, settings.portfolio_size), tasks)
-  _write_json(os.path.join(kb_dir, BEST_CONFIGS), {
-      'by': by, 'configs': {t: _best(ranked.get(t, {}), settings.top_configs) for t in tasks}})
+  best = {t: _best(ranked.get(t, {}), settings.top_configs) for t in tasks}
+  _write_json(os.path.join(kb_dir, BEST_CONFIGS), {'by': by, 'configs': best})
+  if settings.architectures:
+    searched = [t for t in tasks if best[t]]
+    if len(searched) < len(tasks):
+      logging.warning('knowledge: no architecture search for %s, which has no best config',
+                      sorted(set(tasks) - set(searched)))
+    supernet.build_architectures(
+        os.path.join(kb_dir, ARCHITECTURES), evaluator.trainer, space, searched,
+        {t: supernet.hyperparameters_of(best[t][0]['config']) for t in searched})
   return _write_manifest(kb_dir, evaluator, dict(
       settings=dataclasses.asdict(settings), tasks=tasks, added=[],
       ground_truth=os.path.abspath(ground_truth) if ground_truth else None))

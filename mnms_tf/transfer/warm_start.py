@@ -172,12 +172,15 @@ def architecture_sources(warm, tasks, task_features, space):
       sources[task]['init'] = os.path.join(os.path.abspath(warm.architectures),
                                            max(similarities[task], key=similarities[task].get))
   if warm.hyperparameters_from:
-    known = run_dir_lib.read_info(warm.hyperparameters_from)['tasks']
+    with store_lib.TrialStore(warm.hyperparameters_from, read_only=True) as store:
+      known = sorted({r['task'] for r in store.trials(status=store_lib.OK)})
+    if not known:
+      raise RunDirError(f'search.hyperparameters_from: {warm.hyperparameters_from} holds no '
+                        f'successful child to take a learning rate, length and l2 from')
     best = nearest_best_configs(warm.hyperparameters_from,
                                 _features(task_features).similarities(tasks, known), 1, space)
     for task in tasks:
-      sources[task]['hyperparameters'] = {k: v for k, v in best[task][0].items()
-                                          if k not in supernet_lib.ARCHITECTURE_KEYS}
+      sources[task]['hyperparameters'] = supernet_lib.hyperparameters_of(best[task][0])
   for task in tasks:
     if sources[task]['init']:
       supernet_lib.load_architecture(sources[task]['init'], space)  # refused now, not later
