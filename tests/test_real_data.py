@@ -16,6 +16,7 @@ import conftest
 from mnms_tf.children import baselines
 from mnms_tf.children import trainer as child
 from mnms_tf.children import result as result_lib
+from mnms_tf.children import supernet
 from mnms_tf import cli
 from mnms_tf import paths
 from mnms_tf.data import features
@@ -145,6 +146,8 @@ def test_the_shipped_knowledge_base_loads_suggests_and_transfers(summary, data_d
   with evaluators.Children(data_dir) as evaluator:
     kb = knowledge.load(cli.SHIPPED_KNOWLEDGE, evaluator)
     assert set(registry.SUITE_TASKS) <= set(kb.tasks)
+    assert supernet.searched_tasks(os.path.join(kb.directory, knowledge.ARCHITECTURES)) == (
+        sorted(registry.SUITE_TASKS))  # and meta/: what darts_warm and darts_meta read
     task_features = features.TaskFeatures.for_space(data_dir, evaluator.space, kb.features)
     network = value_network.load(os.path.join(kb.directory, knowledge.VALUE_NETWORK))
     suggestions = network.suggest(task_features.representation(task), top_k=3)

@@ -339,9 +339,8 @@ def load_architecture(directory, space):
 def searched_tasks(directory):
   """The tasks whose architecture searches `directory` holds (build_architectures)."""
   if not os.path.isdir(directory):
-    raise SupernetError(f'{directory} holds no architecture searches: a suite experiment or '
-                        f'benchmark fold builds them (ROOT/architectures); the shipped '
-                        f'knowledge base has none yet')
+    raise SupernetError(f'{directory} holds no architecture searches: a suite experiment, '
+                        f'benchmark fold or knowledge base builds them (its architectures/)')
   return sorted(name for name in os.listdir(directory) if name != META and
                 os.path.exists(os.path.join(directory, name, ARCHITECTURE_FILE)))
 
