@@ -593,8 +593,8 @@ class ChildTrainer:
     train_labels = cache.splits['train'].labels
     batches = np.zeros([len(members), iterations[0], self.batch_size], np.int32)
     for g, member in enumerate(members):
-      batches[g, :iterations[g]] = batch_rows(len(train_labels), iterations[g], self.batch_size,
-                                          member.seed)
+      batches[g, :iterations[g]] = batch_rows(len(train_labels), iterations[g],
+                                              self.batch_size, member.seed)
     train_started = time.time()
     failed_at = architecture.train(
         batches, data['train'], tf.constant(train_labels, tf.int32), iterations,
